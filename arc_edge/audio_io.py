@@ -1,0 +1,47 @@
+"""WAV reading/writing: atomic writes, channel and rate conversion for init audio."""
+
+from __future__ import annotations
+
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from .errors import InputError
+from .fileio import atomic_file
+
+
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
+    """audio [channels, samples] float in [-1, 1]; appears at ``path`` only when complete."""
+    data = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0).T
+    with atomic_file(Path(path), suffix=".wav") as tmp:
+        sf.write(str(tmp), data, sample_rate, subtype=subtype, format="WAV")
+
+
+def read_audio(path: Path, sample_rate: int, channels: int) -> np.ndarray:
+    """-> float32 [channels, samples] at ``sample_rate`` (mono is duplicated; resampled if needed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"no audio file at {path}")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise InputError(f"{path} is not a readable audio file ({exc}); use WAV or FLAC") from None
+    audio = data.T
+    if audio.shape[0] == 1 and channels > 1:
+        audio = np.repeat(audio, channels, axis=0)
+    elif audio.shape[0] != channels:
+        raise InputError(f"{path} has {audio.shape[0]} channels; the model needs {channels} (or mono)")
+    if sr != sample_rate:
+        g = gcd(sr, sample_rate)
+        audio = resample_poly(audio, sample_rate // g, sr // g, axis=1).astype(np.float32)
+    return audio
+
+
+def fit_length(audio: np.ndarray, samples: int) -> np.ndarray:
+    """Crop or zero-pad [channels, n] to exactly ``samples``."""
+    if audio.shape[1] >= samples:
+        return audio[:, :samples]
+    return np.pad(audio, ((0, 0), (0, samples - audio.shape[1])))

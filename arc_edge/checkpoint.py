@@ -1,0 +1,153 @@
+"""Model directories: ``model_config.json`` + ``model.safetensors`` (or a ``.ckpt``) + a T5 folder.
+
+Layout of a model directory written by arc-edge (the official SAOS release has the first two;
+its T5 comes from a separate local t5-base folder passed with ``--t5``)::
+
+    model_config.json     stable-audio-tools config
+    model.safetensors     DiT + VAE + seconds conditioner, official key names
+    t5/                   config.json, model.safetensors, spiece.model
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .config import ModelConfig, builtin_config, load_config
+from .errors import CheckpointError
+from .fileio import atomic_dir
+from .models.conditioners import TextEncoder
+from .models.pipeline import ArcPipeline
+from .tokenizer import PromptTokenizer
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "model_config.json"
+T5_DIR = "t5"
+SPIECE_FILE = "spiece.model"
+
+
+@dataclass
+class ModelSource:
+    """Where a loaded model came from, for messages and manifests."""
+
+    description: str
+    random_weights: bool
+
+
+def default_model_dir() -> Path:
+    return Path(str(resources.files("arc_edge").joinpath("default_model")))
+
+
+def _read_state_dict(model_dir: Path) -> dict[str, torch.Tensor]:
+    weights = model_dir / WEIGHTS_FILE
+    if weights.is_file():
+        try:
+            return load_file(str(weights))
+        except Exception as exc:  # safetensors raises several types for corrupt files
+            raise CheckpointError(f"{weights} could not be read ({exc}); re-download or re-save it") from None
+    ckpts = sorted(model_dir.glob("*.ckpt"))
+    if ckpts:
+        try:
+            obj = torch.load(ckpts[0], map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(f"{ckpts[0]} could not be loaded safely ({exc}); convert it to safetensors") from None
+        return obj.get("state_dict", obj) if isinstance(obj, dict) else obj
+    raise CheckpointError(f"no {WEIGHTS_FILE} (or .ckpt) in {model_dir}; point --model at a model directory")
+
+
+def check_state_dict(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], where: str) -> None:
+    """Raise one error listing every missing, unexpected and mis-shaped key."""
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    misshaped = [f"{k} {tuple(got[k].shape)} != {tuple(expected[k].shape)}"
+                 for k in sorted(set(expected) & set(got)) if tuple(got[k].shape) != tuple(expected[k].shape)]
+    parts = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
+        if items:
+            more = f" (+{len(items) - 3} more)" if len(items) > 3 else ""
+            parts.append(f"{len(items)} {label}: {', '.join(items[:3])}{more}")
+    if parts:
+        raise CheckpointError(f"{where} does not match its config: " + "; ".join(parts)
+                              + "; check that model_config.json belongs to these weights")
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # its per-tensor bars would clutter our own output
+    hf_logging.set_verbosity_error()
+
+
+def _load_text_encoder(cfg: ModelConfig, t5_dir: Path) -> tuple[TextEncoder, PromptTokenizer]:
+    from transformers import T5EncoderModel
+
+    _quiet_transformers()
+    if not t5_dir.is_dir():
+        raise CheckpointError(f"no T5 folder at {t5_dir}; pass --t5 DIR (a local t5-base: config.json, "
+                              "model.safetensors, spiece.model)")
+    tokenizer = PromptTokenizer(t5_dir / SPIECE_FILE, cfg.prompt.max_length)
+    try:
+        t5 = T5EncoderModel.from_pretrained(str(t5_dir), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"T5 weights in {t5_dir} could not be loaded ({str(exc).splitlines()[0]})") from None
+    if t5.config.d_model != cfg.cond_dim:
+        raise CheckpointError(f"T5 in {t5_dir} has d_model {t5.config.d_model}, the config needs {cfg.cond_dim}")
+    return TextEncoder(t5.eval()), tokenizer
+
+
+def load_model_dir(model_dir: Path, t5_dir: Path | None = None) -> ArcPipeline:
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise CheckpointError(f"model directory {model_dir} does not exist")
+    cfg = load_config(model_dir / CONFIG_FILE)
+    text_encoder, tokenizer = _load_text_encoder(cfg, Path(t5_dir) if t5_dir else model_dir / T5_DIR)
+    with torch.device("meta"):
+        pipeline = ArcPipeline(cfg, text_encoder=None)
+    state = _read_state_dict(model_dir)
+    check_state_dict(pipeline.checkpoint_state_dict(), state, str(model_dir))
+    pipeline.text_encoder = text_encoder
+    pipeline.load_state_dict(state, strict=False, assign=True)
+    pipeline.tokenizer = tokenizer
+    # Buffers that are derived, not stored (none today) would be re-materialised here.
+    return pipeline.eval()
+
+
+def random_pipeline(cfg: ModelConfig, seed: int = 0) -> ArcPipeline:
+    torch.manual_seed(seed)
+    pipeline = ArcPipeline(cfg).eval()
+    pipeline.tokenizer = PromptTokenizer(Path(str(resources.files("arc_edge").joinpath("assets/tiny_spiece.model"))),
+                                         cfg.prompt.max_length)
+    return pipeline
+
+
+def load_model(model_dir: Path | None, t5_dir: Path | None = None) -> tuple[ArcPipeline, ModelSource]:
+    """Load ``model_dir``; without one, the bundled default model (or, until one ships, a random tiny model)."""
+    if model_dir is not None:
+        return load_model_dir(model_dir, t5_dir), ModelSource(str(model_dir), random_weights=False)
+    bundled = default_model_dir()
+    if (bundled / WEIGHTS_FILE).is_file():
+        return load_model_dir(bundled), ModelSource("bundled default model", random_weights=False)
+    warnings.warn("no trained default model is bundled yet: using the tiny config with RANDOM weights "
+                  "(the audio will be noise-like); pass --model DIR for a trained model", stacklevel=2)
+    return random_pipeline(builtin_config("tiny")), ModelSource("tiny config, random weights", random_weights=True)
+
+
+def save_model_dir(pipeline: ArcPipeline, out_dir: Path, force: bool = False) -> None:
+    """Write a model directory atomically, in the layout ``load_model_dir`` reads."""
+    if pipeline.tokenizer is None:
+        raise CheckpointError("the model has no tokenizer to save")
+    with atomic_dir(Path(out_dir), force=force) as tmp:
+        (tmp / CONFIG_FILE).write_text(json.dumps(pipeline.cfg.raw, indent=2) + "\n")
+        state = {k: v.detach().contiguous() for k, v in pipeline.checkpoint_state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS_FILE))
+        t5_out = tmp / T5_DIR
+        _quiet_transformers()
+        pipeline.text_encoder.t5.save_pretrained(str(t5_out), safe_serialization=True)
+        shutil.copyfile(pipeline.tokenizer.model_file, t5_out / SPIECE_FILE)

@@ -1,0 +1,3 @@
+from .pipeline import ArcPipeline
+
+__all__ = ["ArcPipeline"]

@@ -1,0 +1,202 @@
+"""Oobleck VAE (encoder, decoder, VAE bottleneck) with weight-normed convs and SnakeBeta.
+
+Parameter names follow stable-audio-tools so official checkpoints load with strict key checks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import OobleckConfig
+
+
+class SnakeBeta(nn.Module):
+    """x + 1/beta * sin^2(alpha x), with alpha and beta stored as logs, one pair per channel."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(channels))
+        self.beta = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        alpha = self.alpha.exp()[None, :, None]
+        beta = self.beta.exp()[None, :, None]
+        return x + (1.0 / (beta + 1e-9)) * torch.sin(x * alpha).pow(2)
+
+
+def _weight_norm_init(module: nn.Module, weight: torch.Tensor) -> None:
+    # Legacy torch weight_norm layout (dim=0): weight = g * v / ||v|| over all dims but the first.
+    del module.weight
+    module.weight_v = nn.Parameter(weight.detach().clone())
+    module.weight_g = nn.Parameter(weight.detach().norm(dim=(1, 2), keepdim=True))
+
+
+def _weight_norm_weight(module: nn.Module) -> torch.Tensor:
+    v = module.weight_v
+    return module.weight_g * v / v.norm(dim=(1, 2), keepdim=True)
+
+
+class WNConv1d(nn.Conv1d):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _weight_norm_init(self, self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, _weight_norm_weight(self), self.bias)
+
+    def fused(self) -> nn.Conv1d:
+        conv = nn.Conv1d(self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding,
+                         self.dilation, self.groups, bias=self.bias is not None)
+        with torch.no_grad():
+            conv.weight.copy_(_weight_norm_weight(self))
+            if self.bias is not None:
+                conv.bias.copy_(self.bias)
+        return conv
+
+
+class WNConvTranspose1d(nn.ConvTranspose1d):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _weight_norm_init(self, self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv_transpose1d(x, _weight_norm_weight(self), self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+    def fused(self) -> nn.ConvTranspose1d:
+        conv = nn.ConvTranspose1d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
+                                  self.padding, self.output_padding, self.groups,
+                                  bias=self.bias is not None, dilation=self.dilation)
+        with torch.no_grad():
+            conv.weight.copy_(_weight_norm_weight(self))
+            if self.bias is not None:
+                conv.bias.copy_(self.bias)
+        return conv
+
+
+def fuse_weight_norm(module: nn.Module) -> nn.Module:
+    """Replace every weight-normed conv in ``module`` (in place) by a plain conv with the same output."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, (WNConv1d, WNConvTranspose1d)):
+            setattr(module, name, child.fused())
+        else:
+            fuse_weight_norm(child)
+    return module
+
+
+def _activation(channels: int, use_snake: bool) -> nn.Module:
+    return SnakeBeta(channels) if use_snake else nn.ELU()
+
+
+class ResidualUnit(nn.Module):
+    def __init__(self, channels: int, dilation: int, use_snake: bool):
+        super().__init__()
+        self.layers = nn.Sequential(
+            _activation(channels, use_snake),
+            WNConv1d(channels, channels, kernel_size=7, dilation=dilation, padding=3 * dilation),
+            _activation(channels, use_snake),
+            WNConv1d(channels, channels, kernel_size=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.layers(x)
+
+
+def _residual_stack(channels: int, use_snake: bool) -> list[nn.Module]:
+    return [ResidualUnit(channels, d, use_snake) for d in (1, 3, 9)]
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, stride: int, use_snake: bool):
+        super().__init__()
+        self.layers = nn.Sequential(
+            *_residual_stack(in_channels, use_snake),
+            _activation(in_channels, use_snake),
+            WNConv1d(in_channels, out_channels, kernel_size=2 * stride, stride=stride, padding=math.ceil(stride / 2)),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, stride: int, use_snake: bool):
+        super().__init__()
+        self.layers = nn.Sequential(
+            _activation(in_channels, use_snake),
+            WNConvTranspose1d(in_channels, out_channels, kernel_size=2 * stride, stride=stride,
+                              padding=math.ceil(stride / 2)),
+            *_residual_stack(out_channels, use_snake),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class OobleckEncoder(nn.Module):
+    def __init__(self, cfg: OobleckConfig):
+        super().__init__()
+        mults = (1,) + cfg.c_mults
+        ch = cfg.channels
+        layers: list[nn.Module] = [WNConv1d(cfg.audio_channels, mults[0] * ch, kernel_size=7, padding=3)]
+        for i, stride in enumerate(cfg.strides):
+            layers.append(EncoderBlock(mults[i] * ch, mults[i + 1] * ch, stride, cfg.use_snake))
+        layers += [_activation(mults[-1] * ch, cfg.use_snake),
+                   WNConv1d(mults[-1] * ch, cfg.latent_dim, kernel_size=3, padding=1)]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class OobleckDecoder(nn.Module):
+    def __init__(self, cfg: OobleckConfig):
+        super().__init__()
+        mults = (1,) + cfg.c_mults
+        ch = cfg.channels
+        layers: list[nn.Module] = [WNConv1d(cfg.latent_dim, mults[-1] * ch, kernel_size=7, padding=3)]
+        for i in range(len(cfg.strides), 0, -1):
+            layers.append(DecoderBlock(mults[i] * ch, mults[i - 1] * ch, cfg.strides[i - 1], cfg.use_snake))
+        layers += [_activation(mults[0] * ch, cfg.use_snake),
+                   WNConv1d(mults[0] * ch, cfg.audio_channels, kernel_size=7, padding=3, bias=False),
+                   nn.Tanh() if cfg.final_tanh else nn.Identity()]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.layers(z)
+
+
+def vae_split(encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The VAE bottleneck: encoder output -> (mean, std)."""
+    mean, scale = encoded.chunk(2, dim=1)
+    return mean, F.softplus(scale) + 1e-4
+
+
+class OobleckVAE(nn.Module):
+    def __init__(self, encoder: OobleckConfig, decoder: OobleckConfig):
+        super().__init__()
+        self.encoder = OobleckEncoder(encoder)
+        self.decoder = OobleckDecoder(decoder)
+
+    def encode(self, audio: torch.Tensor, sample: bool = True, generator: torch.Generator | None = None
+               ) -> torch.Tensor:
+        mean, std = vae_split(self.encoder(audio))
+        if not sample:
+            return mean
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        return mean + std * noise
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decoder(latents)
+
+
+class Pretransform(nn.Module):
+    """Holds the VAE as ``.model`` so keys read ``pretransform.model.*`` as in official checkpoints."""
+
+    def __init__(self, encoder: OobleckConfig, decoder: OobleckConfig):
+        super().__init__()
+        self.model = OobleckVAE(encoder, decoder)

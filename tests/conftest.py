@@ -1,0 +1,32 @@
+import os
+import warnings
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg():
+    from arc_edge.config import builtin_config
+    return builtin_config("tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tiny_cfg):
+    from arc_edge.checkpoint import random_pipeline
+    return random_pipeline(tiny_cfg, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_pipeline):
+    """A saved tiny model directory (random weights), shared by tests that load from disk."""
+    from arc_edge.checkpoint import save_model_dir
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        save_model_dir(tiny_pipeline, out)
+    return out

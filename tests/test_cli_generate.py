@@ -1,0 +1,97 @@
+"""`arc-edge generate` and `arc-edge info` end to end on the tiny config."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from arc_edge.cli import main
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def test_generate_writes_wav_of_requested_length(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "a.wav"
+    assert run_cli("generate", "a low sine wave panned left", "--model", tiny_model_dir, "--seconds", 1.5,
+                   "--steps", 3, "--out", out) == 0
+    data, sr = sf.read(out, always_2d=True)
+    assert sr == 44100 and data.shape == (int(1.5 * 44100), 2)
+    printed = capsys.readouterr().out
+    assert "conditioners" in printed and "decoder" in printed and "wrote" in printed
+
+
+def test_generation_is_deterministic_per_seed(tiny_model_dir, tmp_path):
+    paths = [tmp_path / f"{i}.wav" for i in range(3)]
+    for p, seed in zip(paths, (1, 1, 2)):
+        assert run_cli("generate", "square wave", "--model", tiny_model_dir, "--seconds", 0.5, "--seed", seed,
+                       "--steps", 2, "--out", p) == 0
+    a, b, c = (sf.read(p)[0] for p in paths)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_audio_to_audio_and_euler_cfg(tiny_model_dir, tmp_path):
+    init = tmp_path / "in.wav"
+    sf.write(init, np.sin(np.linspace(0, 2000, 22050)).astype(np.float32) * 0.5, 22050)  # mono, other rate
+    out = tmp_path / "a2a.wav"
+    assert run_cli("generate", "noise", "--model", tiny_model_dir, "--init-audio", init, "--init-noise", 0.7,
+                   "--steps", 2, "--seconds", 1, "--out", out) == 0
+    assert sf.read(out)[0].shape == (44100, 2)
+    out2 = tmp_path / "euler.wav"
+    assert run_cli("generate", "noise", "--model", tiny_model_dir, "--sampler", "euler", "--cfg", 3,
+                   "--steps", 3, "--seconds", 1, "--out", out2) == 0
+    assert out2.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seconds", "0"], "--seconds 0 is out of range"),
+    (["--seconds", "60"], "--seconds 60 is out of range"),
+    (["--steps", "0"], "--steps 0 is out of range"),
+    (["--init-noise", "0.5"], "--init-noise below 1 needs --init-audio"),
+])
+def test_bad_arguments_fail_cleanly_without_output(tiny_model_dir, tmp_path, capsys, args, message):
+    out = tmp_path / "x.wav"
+    assert run_cli("generate", "sine", "--model", tiny_model_dir, "--out", out, *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and err.count("\n") == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_empty_prompt_and_output_problems(tiny_model_dir, tmp_path, capsys):
+    assert run_cli("generate", "  ", "--model", tiny_model_dir, "--out", tmp_path / "x.wav") == 2
+    assert "prompt is empty" in capsys.readouterr().err
+    assert run_cli("generate", "sine", "--model", tiny_model_dir, "--out", tmp_path / "no" / "x.wav") == 2
+    assert "does not exist" in capsys.readouterr().err
+    existing = tmp_path / "keep.wav"
+    existing.write_bytes(b"precious")
+    assert run_cli("generate", "sine", "--model", tiny_model_dir, "--out", existing) == 2
+    assert "--force" in capsys.readouterr().err
+    assert existing.read_bytes() == b"precious"
+    assert run_cli("generate", "sine", "--model", tmp_path / "missing", "--out", tmp_path / "y.wav") == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.wav"]
+
+
+def test_long_prompt_truncation_is_announced(tiny_model_dir, tmp_path, capsys):
+    assert run_cli("generate", "bright saw " * 40, "--model", tiny_model_dir, "--steps", 1, "--seconds", 0.2,
+                   "--out", tmp_path / "t.wav") == 0
+    assert "truncated" in capsys.readouterr().err
+
+
+def test_console_script_without_model_says_random_weights(tmp_path):
+    out = tmp_path / "r.wav"
+    proc = subprocess.run([sys.executable, "-m", "arc_edge.cli", "generate", "a soft sine", "--steps", "2",
+                           "--seconds", "0.5", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists()
+    if "bundled default model" not in proc.stdout:
+        assert "RANDOM weights" in proc.stderr
+
+
+def test_info_reports_official_counts(capsys):
+    assert run_cli("info", "--config", "saos") == 0
+    out = capsys.readouterr().out
+    assert "340,879,488" in out and "78,122,626" in out and "497,190,274" in out

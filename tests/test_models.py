@@ -1,0 +1,172 @@
+"""Architecture facts of the official SAOS config, checked on the meta device (no weights allocated)."""
+
+import math
+
+import pytest
+import torch
+
+from arc_edge.config import builtin_config
+from arc_edge.models import ArcPipeline
+from arc_edge.models.oobleck import SnakeBeta, WNConv1d, WNConvTranspose1d, fuse_weight_norm
+from arc_edge.models.transformer import LayerNorm, apply_rotary
+
+
+@pytest.fixture(scope="module")
+def saos_meta():
+    with torch.device("meta"):
+        return ArcPipeline(builtin_config("saos"))
+
+
+def test_official_parameter_counts(saos_meta):
+    counts = saos_meta.part_parameters()
+    assert counts["dit"] == 340_879_488
+    assert counts["vae_encoder"] == 77_989_888
+    assert counts["vae_decoder"] == 78_122_626
+    assert counts["vae_encoder"] + counts["vae_decoder"] == 156_112_514
+    assert counts["seconds_conditioner"] == 198_272
+    assert counts["t5_encoder"] == 109_628_544
+
+
+def _official_dit_keys() -> dict[str, tuple[int, ...]]:
+    """The 382 DiT tensors as listed in the reference, written out independently of the model code."""
+    p = "model.model."
+    keys = {
+        p + "preprocess_conv.weight": (64, 64, 1), p + "postprocess_conv.weight": (64, 64, 1),
+        p + "timestep_features.weight": (128, 1),
+        p + "to_timestep_embed.0.weight": (1024, 256), p + "to_timestep_embed.0.bias": (1024,),
+        p + "to_timestep_embed.2.weight": (1024, 1024), p + "to_timestep_embed.2.bias": (1024,),
+        p + "to_cond_embed.0.weight": (1024, 768), p + "to_cond_embed.2.weight": (1024, 1024),
+        p + "to_global_embed.0.weight": (1024, 768), p + "to_global_embed.2.weight": (1024, 1024),
+        p + "transformer.project_in.weight": (1024, 64), p + "transformer.project_out.weight": (64, 1024),
+        p + "transformer.rotary_pos_emb.inv_freq": (32,),
+    }
+    for n in range(16):
+        b = f"{p}transformer.layers.{n}."
+        for norm in ("pre_norm", "cross_attend_norm", "ff_norm"):
+            keys[b + norm + ".gamma"] = (1024,)
+            keys[b + norm + ".beta"] = (1024,)
+        keys[b + "self_attn.to_qkv.weight"] = (3072, 1024)
+        keys[b + "cross_attn.to_q.weight"] = (1024, 1024)
+        keys[b + "cross_attn.to_kv.weight"] = (2048, 1024)
+        for attn in ("self_attn", "cross_attn"):
+            keys[b + attn + ".to_out.weight"] = (1024, 1024)
+            for qk in ("q_norm", "k_norm"):
+                keys[f"{b}{attn}.{qk}.weight"] = (128,)
+                keys[f"{b}{attn}.{qk}.bias"] = (128,)
+        keys[b + "ff.ff.0.proj.weight"] = (8192, 1024)
+        keys[b + "ff.ff.0.proj.bias"] = (8192,)
+        keys[b + "ff.ff.2.weight"] = (1024, 4096)
+        keys[b + "ff.ff.2.bias"] = (1024,)
+    return keys
+
+
+def test_dit_state_dict_matches_official_keys_and_shapes(saos_meta):
+    expected = _official_dit_keys()
+    assert len(expected) == 382
+    got = {k: tuple(v.shape) for k, v in saos_meta.checkpoint_state_dict().items() if k.startswith("model.model.")}
+    assert got == expected
+
+
+def test_checkpoint_prefixes_and_vae_layout(saos_meta):
+    sd = saos_meta.checkpoint_state_dict()
+    assert not any(k.startswith("text_encoder") for k in sd)
+    assert {k.split(".")[0] for k in sd} == {"model", "conditioner", "pretransform"}
+    assert sd["conditioner.conditioners.seconds_total.embedder.embedding.0.weights"].shape == (128,)
+    assert sd["conditioner.conditioners.seconds_total.embedder.embedding.1.weight"].shape == (768, 257)
+    # legacy weight-norm layout and SnakeBeta parameters
+    assert sd["pretransform.model.decoder.layers.0.weight_g"].shape == (2048, 1, 1)
+    assert sd["pretransform.model.decoder.layers.0.weight_v"].shape == (2048, 64, 7)
+    assert sd["pretransform.model.decoder.layers.1.layers.1.weight_g"].shape == (2048, 1, 1)  # ConvTranspose: dim 0 = in
+    assert sd["pretransform.model.decoder.layers.1.layers.0.alpha"].shape == (2048,)
+    assert "pretransform.model.decoder.layers.7.bias" not in sd  # final conv has no bias
+    assert sd["pretransform.model.encoder.layers.7.weight_v"].shape == (128, 2048, 3)
+
+
+def test_snakebeta_formula():
+    act = SnakeBeta(3)
+    with torch.no_grad():
+        act.alpha.copy_(torch.tensor([0.0, 0.5, -1.0]))
+        act.beta.copy_(torch.tensor([0.0, 1.0, 0.3]))
+    x = torch.randn(2, 3, 5)
+    a = torch.exp(act.alpha)[None, :, None]
+    b = torch.exp(act.beta)[None, :, None]
+    expected = x + 1.0 / (b + 1e-9) * torch.sin(a * x) ** 2
+    torch.testing.assert_close(act(x), expected)
+
+
+def test_weight_norm_fuses_to_identical_conv():
+    torch.manual_seed(0)
+    for conv in (WNConv1d(4, 6, 7, padding=3, dilation=1), WNConvTranspose1d(6, 4, 8, stride=4, padding=2)):
+        with torch.no_grad():
+            conv.weight_g.mul_(torch.rand_like(conv.weight_g) + 0.5)
+        x = torch.randn(1, conv.in_channels, 16)
+        seq = torch.nn.Sequential(conv)
+        before = seq(x)
+        fuse_weight_norm(seq)
+        assert type(seq[0]) in (torch.nn.Conv1d, torch.nn.ConvTranspose1d)
+        torch.testing.assert_close(seq(x), before, rtol=1e-5, atol=1e-5)
+        v = conv.weight_v
+        w = conv.weight_g * v / torch.sqrt((v ** 2).sum(dim=(1, 2), keepdim=True))
+        torch.testing.assert_close(seq[0].weight, w)
+
+
+def test_decoder_upsamples_by_downsampling_ratio(tiny_pipeline, tiny_cfg):
+    z = torch.randn(1, tiny_cfg.latent_dim, 3)
+    assert tiny_pipeline.decode(z).shape == (1, 2, 3 * 2048)
+    audio = torch.randn(1, 2, 4 * 2048)
+    assert tiny_pipeline.encode(audio).shape == (1, tiny_cfg.latent_dim, 4)
+
+
+def test_layernorm_beta_is_a_buffer():
+    ln = LayerNorm(8)
+    assert [n for n, _ in ln.named_parameters()] == ["gamma"]
+    assert [n for n, _ in ln.named_buffers()] == ["beta"]
+
+
+def test_partial_rotary_matches_complex_rotation():
+    torch.manual_seed(0)
+    head_dim, rot, n = 16, 8, 5
+    x = torch.randn(1, 2, n, head_dim)
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, rot, 2).float() / rot))
+    freqs = torch.arange(n).float()[:, None] * inv_freq[None]
+    angles = torch.cat((freqs, freqs), dim=-1)
+    out = apply_rotary(x, angles)
+    # NeoX rotate-half pairs dim i with dim i + rot/2: rotate that pair as a complex number.
+    half = rot // 2
+    z = torch.complex(x[..., :half], x[..., half:rot]) * torch.polar(torch.ones_like(freqs), freqs)
+    torch.testing.assert_close(out[..., :half], z.real, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out[..., half:rot], z.imag, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out[..., rot:], x[..., rot:])
+
+
+def test_seconds_embedding_formula(tiny_pipeline, tiny_cfg):
+    cond = tiny_pipeline.conditioner.conditioners["seconds_total"]
+    seconds = torch.tensor([0.0, 12.0, 300.0])
+    w = cond.embedder.embedding[0].weights
+    x = (seconds.clamp(0, 256) / 256)[:, None]
+    feats = torch.cat([x, torch.sin(2 * math.pi * x * w), torch.cos(2 * math.pi * x * w)], dim=-1)
+    expected = cond.embedder.embedding[1](feats)[:, None, :]
+    torch.testing.assert_close(cond(seconds), expected)
+
+
+def test_dit_output_shape_and_prompt_sensitivity(tiny_pipeline, tiny_cfg):
+    torch.manual_seed(0)
+    x = torch.randn(2, tiny_cfg.latent_dim, tiny_cfg.latent_length)
+    ids = torch.randint(3, 100, (2, tiny_cfg.prompt.max_length))
+    mask = torch.ones_like(ids)
+    cross, glob = tiny_pipeline.condition(ids, mask, torch.tensor([1.0, 2.0]))
+    assert cross.shape == (2, tiny_cfg.prompt.max_length + 1, tiny_cfg.cond_dim)
+    assert glob.shape == (2, tiny_cfg.cond_dim)
+    v = tiny_pipeline.velocity(x, torch.tensor([0.5, 0.5]), cross, glob)
+    assert v.shape == x.shape
+    v_swapped = tiny_pipeline.velocity(x, torch.tensor([0.5, 0.5]), cross.flip(0), glob)
+    assert not torch.allclose(v, v_swapped)
+
+
+def test_t5_output_zeroed_at_padding(tiny_pipeline, tiny_cfg):
+    ids = torch.tensor([[5, 6, 7, 1] + [0] * (tiny_cfg.prompt.max_length - 4)])
+    mask = (ids != 0).long()
+    mask[0, 3] = 1
+    out = tiny_pipeline.text_encoder(ids, mask)
+    assert torch.all(out[0, 4:] == 0)
+    assert torch.all(out[0, :4].abs().sum(-1) > 0)
