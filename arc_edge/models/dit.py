@@ -42,14 +42,24 @@ class DiffusionTransformer(nn.Module):
         nn.init.zeros_(self.preprocess_conv.weight)
         nn.init.zeros_(self.postprocess_conv.weight)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cross_attn_cond: torch.Tensor,
-                global_cond: torch.Tensor) -> torch.Tensor:
-        """x [B, C, L] noisy latent, t [B] in [0, 1], cross_attn_cond [B, N, cond], global_cond [B, cond]."""
+    def _inputs(self, x: torch.Tensor, t: torch.Tensor, cross_attn_cond: torch.Tensor, global_cond: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         context = self.to_cond_embed(cross_attn_cond)
         global_embed = self.to_global_embed(global_cond) + self.to_timestep_embed(self.timestep_features(t[:, None]))
         x = self.preprocess_conv(x) + x
-        out = self.transformer(x.transpose(1, 2), prepend=global_embed[:, None, :], context=context)
-        out = out.transpose(1, 2)[:, :, 1:]
+        return x.transpose(1, 2), global_embed[:, None, :], context
+
+    def hidden(self, x: torch.Tensor, t: torch.Tensor, cross_attn_cond: torch.Tensor,
+               global_cond: torch.Tensor) -> torch.Tensor:
+        """Token states of the latent frames after the last block: [B, L, dim] (prepended token dropped)."""
+        tokens, prepend, context = self._inputs(x, t, cross_attn_cond, global_cond)
+        return self.transformer.hidden(tokens, prepend, context)[:, 1:]
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cross_attn_cond: torch.Tensor,
+                global_cond: torch.Tensor) -> torch.Tensor:
+        """x [B, C, L] noisy latent, t [B] in [0, 1], cross_attn_cond [B, N, cond], global_cond [B, cond]."""
+        tokens, prepend, context = self._inputs(x, t, cross_attn_cond, global_cond)
+        out = self.transformer(tokens, prepend, context).transpose(1, 2)[:, :, 1:]
         return self.postprocess_conv(out) + out
 
 

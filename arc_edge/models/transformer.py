@@ -126,9 +126,13 @@ class ContinuousTransformer(nn.Module):
         self.rotary_pos_emb = RotaryEmbedding(max(head_dim // 2, 32))
         self.layers = nn.ModuleList(TransformerBlock(dim, head_dim, context_dim) for _ in range(depth))
 
-    def forward(self, x: torch.Tensor, prepend: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+    def hidden(self, x: torch.Tensor, prepend: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """Token states after the last block, before project_out: [B, 1 + L, dim]."""
         x = torch.cat((prepend, self.project_in(x)), dim=1)
         rotary = self.rotary_pos_emb.angles(x.shape[1])
         for layer in self.layers:
             x = layer(x, context, rotary)
-        return self.project_out(x)
+        return x
+
+    def forward(self, x: torch.Tensor, prepend: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        return self.project_out(self.hidden(x, prepend, context))

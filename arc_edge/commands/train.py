@@ -1,0 +1,125 @@
+"""``arc-edge train``: VAE, rectified-flow and ARC stages, latent caching, and the default-model recipe."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+STAGES = ("vae", "rf", "arc", "encode", "default")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a stage (vae, rf, arc), cache latents (encode), or the default model")
+    p.add_argument("stage", choices=STAGES)
+    p.add_argument("--recipe", type=Path, default=None, help="TOML recipe (default: the built-in default.toml)")
+    p.add_argument("--data", default="procedural",
+                   help="'procedural', a manifest (.jsonl/.csv: path, caption[, seconds]) or a latent cache dir")
+    p.add_argument("--init", type=Path, default=None, help="model directory to start from (rf, arc, encode)")
+    p.add_argument("--t5", type=Path, default=None, help="local T5 folder for --init (default: INIT/t5)")
+    p.add_argument("--model-config", default="tiny",
+                   help="vae stage without --init: built-in config name (tiny, saos) or a model_config.json")
+    p.add_argument("--out", type=Path, required=True, help="run directory (or latent cache for 'encode')")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--force", action="store_true", help="replace an existing --out")
+    p.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
+    p.add_argument("--batch-size", type=int, default=None, help="override the recipe's per-process batch size")
+    p.set_defaults(run=run)
+
+
+def _pipeline_for(args: argparse.Namespace, stage: str):
+    from ..checkpoint import load_model_dir, random_pipeline
+    from ..config import BUILTIN_CONFIGS, builtin_config, load_config
+    from ..errors import InputError
+
+    if args.init is not None:
+        return load_model_dir(args.init, args.t5)
+    if stage != "vae":
+        raise InputError(f"'train {stage}' needs --init MODEL_DIR (the previous stage's RUN/model)")
+    name = args.model_config
+    cfg = builtin_config(name) if name in BUILTIN_CONFIGS else load_config(Path(name))
+    return random_pipeline(cfg, seed=0)
+
+
+def make_dataset(spec: str, cfg, size: int, seed: int):
+    from ..data.datasets import LatentDataset, ManifestDataset, ProceduralDataset
+
+    if spec == "procedural":
+        return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed)
+    path = Path(spec)
+    if path.is_dir():
+        return LatentDataset(path)
+    return ManifestDataset(path, cfg.sample_size, cfg.sample_rate, cfg.audio_channels, seed=seed)
+
+
+def _prepare_out(args: argparse.Namespace) -> None:
+    from ..errors import InputError
+
+    if args.resume:
+        return
+    if args.out.exists():
+        if not args.force:
+            raise InputError(f"{args.out} already exists; pass --resume to continue it or --force to replace it")
+        shutil.rmtree(args.out)
+    args.out.mkdir(parents=True)
+
+
+def run_stage(args: argparse.Namespace, stage: str) -> Path:
+    from ..training.loop import train
+    from ..training.recipe import builtin_recipe, load_recipe
+
+    recipe = args.recipe or builtin_recipe("default")
+    opts = load_recipe(recipe, stage, {"steps": args.steps, "batch_size": args.batch_size})
+    pipeline = None if args.resume else _pipeline_for(args, stage)
+    cfg = pipeline.cfg if pipeline is not None else _resume_cfg(args.out)
+    data = make_dataset(args.data, cfg, opts.dataset_size, opts.seed)
+    _prepare_out(args)
+    return train(stage, pipeline, opts, data, args.out, args.resume)
+
+
+def _resume_cfg(run_dir: Path):
+    import json
+
+    from ..config import parse_config
+    from ..training.loop import load_checkpoint
+
+    return parse_config(json.loads(load_checkpoint(run_dir)["config"]))
+
+
+def run_encode(args: argparse.Namespace) -> Path:
+    from ..training.latent_cache import encode_dataset
+    from ..training.recipe import builtin_recipe, load_recipe
+
+    pipeline = _pipeline_for(args, "encode")
+    opts = load_recipe(args.recipe or builtin_recipe("default"), "rf")
+    data = make_dataset(args.data, pipeline.cfg, opts.dataset_size, opts.seed)
+    encode_dataset(pipeline, data, args.out, force=args.force)
+    return args.out
+
+
+def run_default(args: argparse.Namespace) -> Path:
+    """vae -> encode -> rf -> arc with the built-in recipe, each in a sub-folder of --out."""
+    base = args.out
+    _prepare_out(argparse.Namespace(out=base, resume=args.resume, force=args.force))
+
+    def sub(stage: str, **kw) -> argparse.Namespace:
+        ns = argparse.Namespace(**{**vars(args), "out": base / stage, "force": False, **kw})
+        ns.resume = args.resume and (base / stage / "checkpoint.pt").is_file()
+        return ns
+
+    vae_model = run_stage(sub("vae"), "vae")
+    if not (base / "latents").is_dir():
+        run_encode(sub("latents", init=vae_model, data="procedural"))
+    rf_model = run_stage(sub("rf", init=vae_model, data=str(base / "latents")), "rf")
+    return run_stage(sub("arc", init=rf_model, data=str(base / "latents")), "arc")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.stage == "encode":
+        out = run_encode(args)
+    elif args.stage == "default":
+        out = run_default(args)
+    else:
+        out = run_stage(args, args.stage)
+    print(f"done: {out}")
+    return 0

@@ -1,0 +1,38 @@
+"""Deterministic batches: step k on rank r always draws the same examples, so --resume is exact."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import Dataset
+
+from ..tokenizer import PromptTokenizer
+
+
+def step_generator(seed: int, step: int, rank: int) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 8191 + rank)
+
+
+def draw_batch(dataset: Dataset, batch_size: int, gen: torch.Generator) -> dict:
+    idx = torch.randint(len(dataset), (batch_size,), generator=gen).tolist()
+    items = [dataset[i] for i in idx]
+    out: dict = {"caption": [it["caption"] for it in items],
+                 "seconds": torch.tensor([float(it["seconds"]) for it in items])}
+    for key in ("audio", "latent"):
+        if key in items[0]:
+            out[key] = torch.stack([it[key] for it in items])
+    return out
+
+
+def tokenize_batch(tokenizer: PromptTokenizer, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    toks = [tokenizer.encode(c) for c in captions]
+    return torch.tensor([t.ids for t in toks]), torch.tensor([t.mask for t in toks])
+
+
+def logsnr_uniform_t(n: int, lo: float, hi: float, gen: torch.Generator) -> torch.Tensor:
+    """t = sigmoid(-logSNR) with logSNR uniform in [lo, hi] (the ping-pong sampler's range)."""
+    logsnr = lo + (hi - lo) * torch.rand(n, generator=gen)
+    return torch.sigmoid(-logsnr)
+
+
+def logit_normal_t(n: int, gen: torch.Generator) -> torch.Tensor:
+    return torch.sigmoid(torch.randn(n, generator=gen))

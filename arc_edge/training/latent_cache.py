@@ -1,0 +1,28 @@
+"""Pre-encode a dataset's audio once with the VAE, so DiT training reads latents instead of audio."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from ..fileio import atomic_dir
+from ..models.pipeline import ArcPipeline
+
+
+@torch.inference_mode()
+def encode_dataset(pipeline: ArcPipeline, dataset, out_dir: Path, batch_size: int = 16, force: bool = False) -> None:
+    latents, captions, seconds = [], [], []
+    pipeline.eval()
+    for start in tqdm(range(0, len(dataset), batch_size), desc="encoding latents", unit="batch", dynamic_ncols=True):
+        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        audio = torch.stack([it["audio"] for it in items])
+        latents.append(pipeline.encode(audio))  # the mean: the cache is deterministic
+        captions += [it["caption"] for it in items]
+        seconds += [float(it["seconds"]) for it in items]
+    with atomic_dir(Path(out_dir), force=force) as tmp:
+        save_file({"latents": torch.cat(latents).contiguous()}, str(tmp / "latents.safetensors"))
+        (tmp / "captions.json").write_text(json.dumps({"captions": captions, "seconds": seconds}))

@@ -1,0 +1,138 @@
+"""The training loop shared by every stage: resumable atomic checkpoints, metrics CSV, samples, tqdm.
+
+A run directory holds::
+
+    checkpoint.pt     everything needed to resume (tensors only; read with weights_only=True)
+    metrics.csv       one row per logged step
+    samples/          audio written every sample_every steps
+    model/            the model directory of the latest checkpoint (EMA weights where there are some)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..audio_io import write_wav
+from ..checkpoint import save_model_dir
+from ..config import parse_config
+from ..errors import CheckpointError, InputError
+from ..fileio import atomic_file
+from ..generate import GenerationRequest, generate
+from ..models.pipeline import ArcPipeline
+from ..tokenizer import PromptTokenizer
+from . import distributed
+from .batches import step_generator
+from .stages import STAGES
+
+CHECKPOINT = "checkpoint.pt"
+SAMPLE_PROMPTS = ("a low sine wave panned left, pulsing slowly", "a high sawtooth on the right fading out")
+
+
+def pipeline_from_checkpoint(ckpt: dict, run_dir: Path) -> ArcPipeline:
+    cfg = parse_config(json.loads(ckpt["config"]), f"{run_dir / CHECKPOINT}")
+    pipeline = ArcPipeline(cfg)
+    spm_file = run_dir / "resume_spiece.model"
+    spm_file.write_bytes(bytes(ckpt["tokenizer"].tolist()))
+    pipeline.tokenizer = PromptTokenizer(spm_file, cfg.prompt.max_length)
+    pipeline.load_state_dict(ckpt["pipeline"])
+    return pipeline
+
+
+def load_checkpoint(run_dir: Path) -> dict:
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        raise CheckpointError(f"nothing to resume: no {CHECKPOINT} in {run_dir}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _save(run_dir: Path, stage, pipeline: ArcPipeline, step: int) -> None:
+    ckpt = {
+        "step": step,
+        "stage_name": stage.name,
+        "config": json.dumps(pipeline.cfg.raw),
+        "tokenizer": torch.tensor(list(pipeline.tokenizer.model_file.read_bytes()), dtype=torch.uint8),
+        "pipeline": pipeline.state_dict(),
+        "stage": stage.state(),
+        "rng": torch.get_rng_state(),
+    }
+    with atomic_file(run_dir / CHECKPOINT) as tmp:
+        torch.save(ckpt, tmp)
+    save_model_dir(stage.export_pipeline(), run_dir / "model", force=True)
+
+
+def _write_samples(run_dir: Path, pipeline: ArcPipeline, step: int, stage_name: str, data) -> None:
+    out = run_dir / "samples"
+    out.mkdir(exist_ok=True)
+    pipeline.eval()
+    if stage_name == "vae":  # reconstruction of a training example
+        item = data[0]
+        with torch.no_grad():
+            audio = item["audio"][None].to(next(pipeline.parameters()).device)
+            recon = pipeline.decode(pipeline.encode(audio))
+        write_wav(out / f"step{step:06d}_recon.wav", recon[0].cpu().numpy(), pipeline.cfg.sample_rate)
+    else:
+        steps, sampler, cfg = (8, "pingpong", 1.0) if stage_name == "arc" else (50, "euler", 4.0)
+        for i, prompt in enumerate(SAMPLE_PROMPTS):
+            req = GenerationRequest(prompt, pipeline.cfg.max_seconds, steps, seed=i, sampler=sampler, cfg_scale=cfg)
+            res = generate(pipeline, pipeline.tokenizer, pipeline.cfg, req)
+            write_wav(out / f"step{step:06d}_{i}.wav", res.audio, res.sample_rate)
+    pipeline.train()
+
+
+def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Path, resume: bool) -> Path:
+    """Run (or resume) a stage; returns the run's model directory."""
+    env = distributed.setup()
+    run_dir = Path(run_dir)
+    ckpt = None
+    if resume:
+        ckpt = load_checkpoint(run_dir)
+        if ckpt["stage_name"] != stage_name:
+            raise InputError(f"{run_dir} holds a '{ckpt['stage_name']}' run, not '{stage_name}'")
+        pipeline = pipeline_from_checkpoint(ckpt, run_dir)
+    elif pipeline is None:
+        raise InputError("a new run needs an initial model (--init DIR or --model-config)")
+    torch.manual_seed(opts.seed)
+    pipeline = pipeline.to(env.device).train()
+    stage = STAGES[stage_name](pipeline, opts, env, data, run_dir, fresh=ckpt is None)
+    start = 0
+    if ckpt is not None:
+        stage.load_state(ckpt["stage"])
+        start = int(ckpt["step"])
+    if env.is_main:
+        (run_dir / "recipe.json").write_text(json.dumps({"stage": stage_name, **asdict(opts)}, indent=2))
+    metrics_path = run_dir / "metrics.csv"
+    writer = None
+    bar = tqdm(total=opts.steps, initial=start, desc=f"train {stage_name}", disable=not env.is_main,
+               dynamic_ncols=True)
+    t0 = time.perf_counter()
+    for step in range(start, opts.steps):
+        metrics = stage.step(step_generator(opts.seed, step, env.rank))
+        done = step + 1
+        if done % opts.log_every == 0 or done == opts.steps:
+            metrics = distributed.mean_across_ranks(metrics, env)
+            if env.is_main:
+                row = {"step": done, "seconds": round(time.perf_counter() - t0, 2), **metrics}
+                with metrics_path.open("a", newline="") as f:
+                    writer = csv.DictWriter(f, fieldnames=list(row))
+                    if f.tell() == 0:
+                        writer.writeheader()
+                    writer.writerow(row)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
+        bar.update(1)
+        if done % opts.save_every == 0 or done == opts.steps:
+            if env.is_main:
+                _save(run_dir, stage, pipeline, done)
+            distributed.barrier(env)
+        if env.is_main and opts.sample_every and done % opts.sample_every == 0:
+            _write_samples(run_dir, stage.export_pipeline(), done, stage_name, data)
+    bar.close()
+    distributed.barrier(env)
+    distributed.teardown()
+    return run_dir / "model"

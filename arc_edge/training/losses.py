@@ -1,0 +1,69 @@
+"""Training losses: rectified flow, the VAE's spectral + KL terms, and ARC's adversarial terms.
+
+ARC (arXiv 2505.08175) with f(x) = -log(1 + e^-x), written in softplus form:
+  relativistic D loss  softplus(-(D(real) - D(fake)))   (D wants real above its paired fake)
+  relativistic G loss  softplus(D(real) - D(fake))      (G wants its fake above the real)
+  contrastive D loss   softplus(-(D(x, c) - D(x, c')))   (real audio scores higher with its own prompt)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def rf_loss(v_pred: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(v_pred, noise - x0)
+
+
+def relativistic_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    return F.softplus(-(d_real - d_fake)).mean()
+
+
+def relativistic_g_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    return F.softplus(d_real - d_fake).mean()
+
+
+def contrastive_d_loss(d_matched: torch.Tensor, d_mismatched: torch.Tensor) -> torch.Tensor:
+    return F.softplus(-(d_matched - d_mismatched)).mean()
+
+
+def lsgan_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Least-squares GAN (the paper's ablation): real -> 1, fake -> 0."""
+    return ((d_real - 1) ** 2).mean() + (d_fake ** 2).mean()
+
+
+def lsgan_g_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    return ((d_fake - 1) ** 2).mean()
+
+
+def derangement(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A uniformly random permutation of 0..n-1 with no fixed point (n >= 2), by rejection."""
+    if n < 2:
+        raise ValueError("a derangement needs at least 2 items")
+    while True:
+        perm = torch.randperm(n, generator=generator)
+        if not torch.any(perm == torch.arange(n)):
+            return perm
+
+
+def _stft_mag(x: torch.Tensor, n_fft: int) -> torch.Tensor:
+    window = torch.hann_window(n_fft, device=x.device)
+    spec = torch.stft(x.reshape(-1, x.shape[-1]), n_fft, hop_length=n_fft // 4, window=window, return_complex=True)
+    return spec.abs().clamp_min(1e-5)
+
+
+def multi_resolution_stft_loss(pred: torch.Tensor, target: torch.Tensor,
+                               ffts: tuple[int, ...] = (2048, 512, 128)) -> torch.Tensor:
+    """Spectral convergence + log-magnitude L1, averaged over resolutions (per channel)."""
+    total = pred.new_zeros(())
+    for n_fft in ffts:
+        p, t = _stft_mag(pred, n_fft), _stft_mag(target, n_fft)
+        sc = torch.linalg.norm(t - p) / torch.linalg.norm(t)
+        total = total + sc + F.l1_loss(p.log(), t.log())
+    return total / len(ffts)
+
+
+def vae_kl(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    var = std ** 2
+    return 0.5 * (mean ** 2 + var - var.log() - 1).sum(1).mean()

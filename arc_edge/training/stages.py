@@ -1,0 +1,253 @@
+"""The three training stages. Each owns its trainable modules, optimizers and EMA, and exposes
+``step`` (one update, returns metrics), ``state``/``load_state`` (for checkpoints) and
+``export_pipeline`` (the weights to ship: EMA where there is one)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..models.conditioners import TextEncoder
+from ..models.oobleck import vae_split
+from ..models.pipeline import ArcPipeline
+from ..tokenizer import PromptTokenizer, train_tokenizer
+from . import losses
+from .batches import draw_batch, logit_normal_t, logsnr_uniform_t, tokenize_batch
+from .discriminator import ARCDiscriminator
+from .distributed import DistEnv, barrier, unwrap, wrap
+from .ema import EMA
+from .recipe import ARCOptions, RFOptions, VAEOptions
+
+
+def _adamw(module: nn.Module, lr: float, wd: float) -> torch.optim.Optimizer:
+    return torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=lr, weight_decay=wd,
+                             betas=(0.9, 0.99))
+
+
+class _VAEObjective(nn.Module):
+    def __init__(self, pipeline: ArcPipeline):
+        super().__init__()
+        self.vae = pipeline.pretransform.model
+
+    def forward(self, audio: torch.Tensor, noise: torch.Tensor):
+        mean, std = vae_split(self.vae.encoder(audio))
+        return self.vae.decoder(mean + std * noise), mean, std
+
+
+class VAEStage:
+    name = "vae"
+
+    def __init__(self, pipeline: ArcPipeline, opts: VAEOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
+        self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
+        self.objective = wrap(_VAEObjective(pipeline).train(), env)
+        self.opt = _adamw(self.objective, opts.lr, opts.weight_decay)
+
+    def step(self, gen: torch.Generator) -> dict[str, float]:
+        audio = draw_batch(self.data, self.opts.batch_size, gen)["audio"].to(self.env.device)
+        crop = min(self.opts.crop, audio.shape[-1])
+        start = int(torch.randint(audio.shape[-1] - crop + 1, (1,), generator=gen))
+        audio = audio[..., start:start + crop]
+        z_shape = (audio.shape[0], self.pipeline.cfg.latent_dim, crop // self.pipeline.cfg.downsampling_ratio)
+        noise = torch.randn(z_shape, generator=gen).to(self.env.device)
+        recon, mean, std = self.objective(audio, noise)
+        spec = losses.multi_resolution_stft_loss(recon, audio, tuple(self.opts.ffts))
+        kl = losses.vae_kl(mean, std)
+        loss = spec + self.opts.kl_weight * kl
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.objective.parameters(), 1.0)
+        self.opt.step()
+        return {"loss": loss.item(), "stft": spec.item(), "kl": kl.item()}
+
+    def state(self) -> dict:
+        return {"opt": self.opt.state_dict()}
+
+    def load_state(self, state: dict) -> None:
+        self.opt.load_state_dict(state["opt"])
+
+    def export_pipeline(self) -> ArcPipeline:
+        return self.pipeline
+
+
+class _Denoiser(nn.Module):
+    """Conditioners + DiT as one module (what RF pretraining updates), returning v."""
+
+    def __init__(self, pipeline: ArcPipeline):
+        super().__init__()
+        self.model, self.conditioner, self.text_encoder = pipeline.model, pipeline.conditioner, pipeline.text_encoder
+
+    def forward(self, x_t, t, ids, mask, seconds, keep):
+        prompt = self.text_encoder(ids, mask)
+        seconds_token = self.conditioner.conditioners["seconds_total"](seconds)
+        cross = torch.cat((prompt, seconds_token), dim=1) * keep[:, None, None]
+        return self.model(x_t, t, cross, seconds_token[:, 0, :])
+
+
+def _latents(batch: dict, pipeline: ArcPipeline, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    if "latent" in batch:
+        return batch["latent"].to(device)
+    with torch.no_grad():  # encode audio on the fly with the frozen VAE
+        mean, std = vae_split(pipeline.pretransform.model.encoder(batch["audio"].to(device)))
+        return mean + std * torch.randn(mean.shape, generator=gen).to(device)
+
+
+def _keep_mask(n: int, dropout: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    return (torch.rand(n, generator=gen) >= dropout).float().to(device)
+
+
+class RFStage:
+    name = "rf"
+
+    def __init__(self, pipeline: ArcPipeline, opts: RFOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
+        self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
+        if fresh and opts.train_text_encoder:
+            self._new_text_encoder(run_dir)
+        pipeline.pretransform.requires_grad_(False)
+        pipeline.text_encoder.requires_grad_(opts.train_text_encoder)
+        self.denoiser = wrap(_Denoiser(pipeline).train(), env)
+        self.opt = _adamw(self.denoiser, opts.lr, opts.weight_decay)
+        self.ema = EMA(pipeline.model, opts.ema_decay)
+
+    def _new_text_encoder(self, run_dir: Path) -> None:
+        """A SentencePiece model trained on the captions, and a fresh small T5 of the configured size."""
+        cfg = self.pipeline.cfg
+        spm_file = run_dir / "spiece.model"
+        if self.env.is_main:
+            captions = [self.data.caption(i) for i in range(min(len(self.data), 20000))]
+            train_tokenizer(captions, spm_file, self.opts.tokenizer_vocab)
+        barrier(self.env)
+        tokenizer = PromptTokenizer(spm_file, cfg.prompt.max_length)
+        t5 = self.pipeline.text_encoder.t5
+        if tokenizer.vocab_size > t5.config.vocab_size:
+            raise ValueError(f"the trained tokenizer has {tokenizer.vocab_size} pieces, more than the T5 vocab")
+        torch.manual_seed(self.opts.seed)
+        self.pipeline.text_encoder = TextEncoder.from_config(copy.deepcopy(t5.config)).to(self.env.device)
+        self.pipeline.tokenizer = tokenizer
+
+    def step(self, gen: torch.Generator) -> dict[str, float]:
+        batch = draw_batch(self.data, self.opts.batch_size, gen)
+        dev = self.env.device
+        x0 = _latents(batch, self.pipeline, gen, dev)
+        ids, mask = tokenize_batch(self.pipeline.tokenizer, batch["caption"])
+        n = x0.shape[0]
+        if self.opts.t_sampling == "logit_normal":
+            t = logit_normal_t(n, gen)
+        else:
+            t = logsnr_uniform_t(n, -6.0, 2.0, gen)
+        t = t.to(dev)
+        noise = torch.randn(x0.shape, generator=gen).to(dev)
+        x_t = (1 - t[:, None, None]) * x0 + t[:, None, None] * noise
+        v = self.denoiser(x_t, t, ids.to(dev), mask.to(dev), batch["seconds"].to(dev),
+                          _keep_mask(n, self.opts.cfg_dropout, gen, dev))
+        loss = losses.rf_loss(v, x0, noise)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.denoiser.parameters(), 1.0)
+        self.opt.step()
+        self.ema.update(self.pipeline.model)
+        return {"loss": loss.item()}
+
+    def state(self) -> dict:
+        return {"opt": self.opt.state_dict(), "ema": self.ema.state_dict()}
+
+    def load_state(self, state: dict) -> None:
+        self.opt.load_state_dict(state["opt"])
+        self.ema.load_state_dict(state["ema"])
+
+    def export_pipeline(self) -> ArcPipeline:
+        out = copy.deepcopy(self.pipeline)
+        out.model.load_state_dict(self.ema.state_dict())
+        return out
+
+
+class ARCStage:
+    """Adversarial relativistic-contrastive post-training; see ``losses`` for the loss forms."""
+
+    name = "arc"
+
+    def __init__(self, pipeline: ArcPipeline, opts: ARCOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
+        if opts.batch_size < 2:
+            raise ValueError("ARC needs a per-device batch of at least 2 (for the prompt derangement)")
+        self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
+        pipeline.requires_grad_(False)
+        pipeline.model.requires_grad_(True)
+        self.generator = wrap(pipeline.model.train(), env)
+        disc = ARCDiscriminator(pipeline.model.model, opts.disc_fraction, opts.head_channels).to(env.device)
+        self.discriminator = wrap(disc.train(), env)
+        self.opt_g = _adamw(self.generator, opts.lr, opts.weight_decay)
+        self.opt_d = _adamw(self.discriminator, opts.lr_d, opts.weight_decay)
+        self.ema = EMA(pipeline.model, opts.ema_decay)
+        if opts.loss == "relativistic":
+            self.g_loss, self.d_loss = losses.relativistic_g_loss, losses.relativistic_d_loss
+        elif opts.loss == "lsgan":
+            self.g_loss, self.d_loss = losses.lsgan_g_loss, losses.lsgan_d_loss
+        else:
+            raise ValueError(f"unknown ARC loss '{opts.loss}'; use relativistic or lsgan")
+
+    def step(self, gen: torch.Generator) -> dict[str, float]:
+        o, dev = self.opts, self.env.device
+        batch = draw_batch(self.data, o.batch_size, gen)
+        x0 = _latents(batch, self.pipeline, gen, dev)
+        n = x0.shape[0]
+        ids, mask = tokenize_batch(self.pipeline.tokenizer, batch["caption"])
+        with torch.no_grad():  # conditioners are frozen after RF pretraining
+            cross, glob = self.pipeline.condition(ids.to(dev), mask.to(dev), batch["seconds"].to(dev))
+        col = (slice(None), None, None)
+
+        # Generator: one-step denoise from x_t, then re-noise real and fake to s with one shared noise.
+        t = logsnr_uniform_t(n, *o.gen_logsnr, gen).to(dev)
+        x_t = (1 - t[col]) * x0 + t[col] * torch.randn(x0.shape, generator=gen).to(dev)
+        keep = _keep_mask(n, o.cfg_dropout, gen, dev)
+        x0_hat = x_t - t[col] * self.generator(x_t, t, cross * keep[:, None, None], glob)
+        s = logsnr_uniform_t(n, *o.disc_logsnr, gen).to(dev)
+        shared = torch.randn(x0.shape, generator=gen).to(dev)
+        x_real = (1 - s[col]) * x0 + s[col] * shared
+        x_fake = (1 - s[col]) * x0_hat + s[col] * shared
+
+        disc = unwrap(self.discriminator)
+        disc.requires_grad_(False)
+        logits = disc(torch.cat((x_real, x_fake)), s.repeat(2), cross.repeat(2, 1, 1), glob.repeat(2, 1))
+        g_loss = self.g_loss(logits[:n], logits[n:])
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.generator.parameters(), 1.0)
+        self.opt_g.step()
+        self.ema.update(self.pipeline.model)
+        disc.requires_grad_(True)
+
+        # Discriminator: relativistic real-vs-fake, plus contrastive own-prompt vs deranged prompt.
+        perm = losses.derangement(n, gen).to(dev)
+        logits = self.discriminator(torch.cat((x_real, x_fake.detach(), x_real)), s.repeat(3),
+                                    torch.cat((cross, cross, cross[perm])), torch.cat((glob, glob, glob[perm])))
+        d_real, d_fake, d_mis = logits[:n], logits[n:2 * n], logits[2 * n:]
+        d_adv = self.d_loss(d_real, d_fake)
+        d_con = losses.contrastive_d_loss(d_real, d_mis)
+        d_loss = d_adv + o.contrastive_weight * d_con
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), 1.0)
+        self.opt_d.step()
+        return {"g_loss": g_loss.item(), "d_adv": d_adv.item(), "d_contrastive": d_con.item(),
+                "d_real_gt_fake": (d_real > d_fake).float().mean().item(),
+                "d_own_gt_other": (d_real > d_mis).float().mean().item()}
+
+    def state(self) -> dict:
+        return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "ema": self.ema.state_dict(),
+                "discriminator": unwrap(self.discriminator).state_dict()}
+
+    def load_state(self, state: dict) -> None:
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.ema.load_state_dict(state["ema"])
+        unwrap(self.discriminator).load_state_dict(state["discriminator"])
+
+    def export_pipeline(self) -> ArcPipeline:
+        out = copy.deepcopy(self.pipeline)
+        out.model.load_state_dict(self.ema.state_dict())
+        return out
+
+
+STAGES = {"vae": VAEStage, "rf": RFStage, "arc": ARCStage}
