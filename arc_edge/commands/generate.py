@@ -21,6 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-noise", type=float, default=1.0, help="sigma_max (< 1 keeps some init audio)")
     p.add_argument("--out", type=Path, default=Path("out.wav"))
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--bundle", type=Path, default=None,
+                   help="run an exported bundle (ExecuTorch or ONNX) instead of the eager PyTorch model")
+    p.add_argument("--threads", type=int, default=None, help="threads for a bundle's runtime (onnx)")
     add_model_args(p)
     p.set_defaults(run=run)
 
@@ -32,17 +35,24 @@ def run(args: argparse.Namespace) -> int:
     from ..generate import GenerationRequest, generate, validate_request
 
     check_writable_target(args.out, args.force)
-    pipeline, source = load_model(args.model, args.t5)
-    cfg = pipeline.cfg
+    if args.bundle is not None:
+        from ..export.bundle import BundleRuntime
+
+        runtime = BundleRuntime(args.bundle, args.threads)
+        cfg, tokenizer = runtime.cfg, runtime.tokenizer
+        description = f"bundle {args.bundle} ({runtime.manifest['backend']}, {runtime.manifest['recipe']['name']})"
+    else:
+        runtime, source = load_model(args.model, args.t5)
+        cfg, tokenizer, description = runtime.cfg, runtime.tokenizer, source.description
     req = GenerationRequest(prompt=args.prompt, seconds=cfg.max_seconds if args.seconds is None else args.seconds, steps=args.steps,
                             seed=args.seed, sampler=args.sampler, cfg_scale=args.cfg, init_noise=args.init_noise)
     if args.init_audio is not None:
         req.init_audio = fit_length(read_audio(args.init_audio, cfg.sample_rate, cfg.audio_channels),
                                     cfg.sample_size)
     validate_request(cfg, req)
-    print(f"model: {source.description}")
+    print(f"model: {description}")
     bar = progress_bar(args.steps, "sampling")
-    result = generate(pipeline, pipeline.tokenizer, cfg, req, on_step=lambda i, n: bar.update(1))
+    result = generate(runtime, tokenizer, cfg, req, on_step=lambda i, n: bar.update(1))
     bar.close()
     write_wav(args.out, result.audio, result.sample_rate)
     stages = "  ".join(f"{k} {v:.0f} ms" for k, v in result.stage_ms.items())

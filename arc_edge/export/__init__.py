@@ -1,0 +1,1 @@
+"""Export of the three graphs to ExecuTorch (XNNPACK) and ONNX bundles, behind a parity gate."""

@@ -1,0 +1,149 @@
+"""Export to ExecuTorch/XNNPACK and ONNX bundles: parity with eager, the gate, and bad input."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from arc_edge.checkpoint import load_model_dir
+from arc_edge.cli import main
+from arc_edge.errors import ConfigError
+from arc_edge.export.bundle import BundleError, BundleRuntime, read_manifest
+from arc_edge.export.exporter import ExportOptions, ParityError, export_bundle
+from arc_edge.export.parity import snr_db
+from arc_edge.export.recipes import load_export_recipe
+from arc_edge.generate import GenerationRequest, generate
+from arc_edge.sampling import draw_noise
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_model_dir):
+    return load_model_dir(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def et_int8_bundle(tmp_path_factory, tiny_model_dir):
+    out = tmp_path_factory.mktemp("bundles") / "et_int8"
+    assert main(["export", "--model", str(tiny_model_dir), "--quant", "int8", "--seconds", "1.5", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def onnx_int8_bundle(tmp_path_factory, pipeline):
+    out = tmp_path_factory.mktemp("bundles") / "onnx_int8"
+    export_bundle(pipeline, out, ExportOptions(load_export_recipe("int8"), "onnx", with_encoder=True), log=lambda m: None)
+    return out
+
+
+def _generate_both(pipeline, bundle, prompt, seconds, seed=3):
+    runtime = BundleRuntime(bundle)
+    req = GenerationRequest(prompt, seconds, steps=8, seed=seed)
+    noises = draw_noise((1, pipeline.cfg.latent_dim, pipeline.cfg.latent_length), 8, seed)
+    eager = generate(pipeline, pipeline.tokenizer, pipeline.cfg, req, noises=noises)
+    bundled = generate(runtime, runtime.tokenizer, runtime.cfg, req, noises=noises)
+    return eager.audio, bundled.audio
+
+
+def test_manifest_describes_every_graph_and_file(et_int8_bundle, pipeline):
+    m = read_manifest(et_int8_bundle)
+    assert m["backend"] == "executorch" and m["recipe"]["name"] == "int8"
+    assert set(m["graphs"]) == {"conditioners", "dit", "decoder"}
+    dit = m["graphs"]["dit"]
+    assert [i["name"] for i in dit["inputs"]] == ["x", "t", "cross_attn_cond", "global_cond"]
+    assert dit["inputs"][2]["shape"] == [1, pipeline.cfg.prompt.max_length + 1, pipeline.cfg.cond_dim]
+    assert dit["quantization"]["quant"] == "int8_dynamic"
+    assert m["graphs"]["decoder"]["quantization"]["quant"] == "fp32"
+    assert m["sampler"]["schedule"] == pytest.approx([1, 0.99331, 0.98201, 0.95257, 0.8808, 0.73106, 0.5, 0.26894, 0],
+                                                      abs=1e-5)
+    assert set(m["files"]) == {"conditioners.pte", "dit.pte", "decoder.pte", "spiece.model"}
+    for stage in ("conditioners", "dit", "decoder", "end_to_end"):
+        assert m["parity"][stage]["snr_db"] >= m["parity"][stage]["min_snr_db"]
+
+
+def test_executorch_int8_bundle_matches_eager_on_a_new_prompt(et_int8_bundle, pipeline):
+    eager, bundled = _generate_both(pipeline, et_int8_bundle, "a bright saw wave on the right, fading out", 1.0)
+    assert eager.shape == bundled.shape == (2, 44100)
+    recipe = load_export_recipe("int8")
+    assert snr_db(torch.from_numpy(eager), torch.from_numpy(bundled)) >= recipe.end_to_end_min_snr_db
+    # and the int8 DiT really differs from fp32 (it is quantised, not a copy)
+    assert not np.array_equal(eager, bundled)
+
+
+def test_onnx_bundle_matches_eager_including_encoder(onnx_int8_bundle, pipeline):
+    eager, bundled = _generate_both(pipeline, onnx_int8_bundle, "static noise panned left", 1.0)
+    assert snr_db(torch.from_numpy(eager), torch.from_numpy(bundled)) >= load_export_recipe("int8").end_to_end_min_snr_db
+    runtime = BundleRuntime(onnx_int8_bundle)
+    audio = torch.randn(1, 2, pipeline.cfg.sample_size) * 0.1
+    assert snr_db(pipeline.encode(audio), runtime.encode(audio)) > 60
+
+
+def test_generate_cli_runs_a_bundle(et_int8_bundle, tmp_path, capsys):
+    out = tmp_path / "b.wav"
+    assert main(["generate", "a deep square wave", "--bundle", str(et_int8_bundle), "--seconds", "1.2",
+                 "--out", str(out)]) == 0
+    data, sr = sf.read(out, always_2d=True)
+    assert sr == 44100 and data.shape == (int(1.2 * 44100), 2)
+    assert "bundle" in capsys.readouterr().out
+
+
+def _copy(bundle, tmp_path):
+    dst = tmp_path / "copy"
+    shutil.copytree(bundle, dst)
+    return dst
+
+
+def test_tampered_file_and_wrong_version_are_refused(et_int8_bundle, tmp_path, capsys):
+    b = _copy(et_int8_bundle, tmp_path)
+    with (b / "dit.pte").open("r+b") as f:
+        f.seek(100)
+        f.write(b"\x00\xff")
+    with pytest.raises(BundleError, match="dit.pte fails its sha256 check"):
+        BundleRuntime(b)
+    assert main(["generate", "x", "--bundle", str(b), "--out", str(tmp_path / "x.wav")]) == 2
+    assert "sha256" in capsys.readouterr().err and not (tmp_path / "x.wav").exists()
+    m = json.loads((b / "manifest.json").read_text())
+    m["format_version"] = 99
+    (b / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match="format version 99 is not supported"):
+        read_manifest(b)
+    shutil.copyfile(et_int8_bundle / "dit.pte", b / "dit.pte")
+    (b / "spiece.model").unlink()
+    m["format_version"] = 1
+    (b / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match="spiece.model is missing"):
+        read_manifest(b)
+
+
+def test_failed_parity_gate_leaves_nothing(pipeline, tmp_path):
+    strict = tmp_path / "strict.toml"
+    text = open(load_export_recipe("int8").source).read()
+    strict.write_text(text.replace("min_snr_db = 20.0", "min_snr_db = 500.0"))
+    out = tmp_path / "bundle"
+    with pytest.raises(ParityError, match="dit .* < 500.0 dB"):
+        export_bundle(pipeline, out, ExportOptions(load_export_recipe(str(strict)), "onnx"), log=lambda m: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["strict.toml"]
+
+
+def test_export_bad_input(tiny_model_dir, tmp_path, capsys):
+    assert main(["export", "--model", str(tiny_model_dir), "--quant", "int3", "--out", str(tmp_path / "b")]) == 2
+    assert "unknown export recipe 'int3'" in capsys.readouterr().err
+    assert main(["export", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "b")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "exists").mkdir()
+    assert main(["export", "--model", str(tiny_model_dir), "--out", str(tmp_path / "exists")]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]
+
+
+def test_recipe_validation(tmp_path):
+    bad = tmp_path / "bad.toml"
+    good = open(load_export_recipe("int8").source).read()
+    bad.write_text(good.replace('modules = ["Linear"]', 'modules = ["Conv1d"]'))
+    with pytest.raises(ConfigError, match="cannot be dynamically quantised"):
+        load_export_recipe(str(bad))
+    bad.write_text(good.replace('[graphs.decoder]', '[graphs.other]'))
+    with pytest.raises(ConfigError, match=r"missing \[graphs.decoder\]"):
+        load_export_recipe(str(bad))
