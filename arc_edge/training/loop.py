@@ -105,6 +105,7 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
     if ckpt is not None:
         stage.load_state(ckpt["stage"])
         start = int(ckpt["step"])
+        torch.set_rng_state(ckpt["rng"])  # dropout draws from the global generator
     if env.is_main:
         (run_dir / "recipe.json").write_text(json.dumps({"stage": stage_name, **asdict(opts)}, indent=2))
     metrics_path = run_dir / "metrics.csv"

@@ -1,0 +1,267 @@
+"""Training: losses (hand-computed), derangement, discriminator build, stages learn, DDP, resume."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from arc_edge.checkpoint import random_pipeline
+from arc_edge.data.datasets import LatentDataset, ProceduralDataset
+from arc_edge.training import losses
+from arc_edge.training.batches import draw_batch, step_generator
+from arc_edge.training.discriminator import ARCDiscriminator
+from arc_edge.training.distributed import DistEnv
+from arc_edge.training.latent_cache import encode_dataset
+from arc_edge.training.recipe import ARCOptions, RFOptions, VAEOptions
+from arc_edge.training.stages import ARCStage, RFStage, VAEStage
+
+CPU = DistEnv(0, 1, torch.device("cpu"))
+
+
+def sp(x):  # softplus written out
+    return math.log1p(math.exp(x))
+
+
+def test_relativistic_losses_hand_computed_with_signs():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, 1.0])
+    # D wants real above fake: loss = mean softplus(-(real - fake))
+    assert losses.relativistic_d_loss(real, fake).item() == pytest.approx((sp(-1.5) + sp(2.0)) / 2, rel=1e-6)
+    # G wants fake above real: loss = mean softplus(real - fake)
+    assert losses.relativistic_g_loss(real, fake).item() == pytest.approx((sp(1.5) + sp(-2.0)) / 2, rel=1e-6)
+    # f(x) = -log(1 + e^-x): D loss is -E f(real - fake)
+    f = lambda x: -math.log1p(math.exp(-x))
+    assert losses.relativistic_d_loss(real, fake).item() == pytest.approx(-(f(1.5) + f(-2.0)) / 2, rel=1e-6)
+    # raising the real score lowers D's loss and raises G's
+    assert losses.relativistic_d_loss(real + 1, fake) < losses.relativistic_d_loss(real, fake)
+    assert losses.relativistic_g_loss(real + 1, fake) > losses.relativistic_g_loss(real, fake)
+
+
+def test_contrastive_and_lsgan_losses():
+    own, other = torch.tensor([3.0]), torch.tensor([1.0])
+    assert losses.contrastive_d_loss(own, other).item() == pytest.approx(sp(-2.0), rel=1e-6)
+    assert losses.contrastive_d_loss(other, own).item() == pytest.approx(sp(2.0), rel=1e-6)
+    assert losses.lsgan_d_loss(torch.tensor([1.0]), torch.tensor([0.0])).item() == 0.0
+    assert losses.lsgan_g_loss(torch.tensor([0.3]), torch.tensor([0.5])).item() == pytest.approx(0.25)
+
+
+def test_rf_loss_targets_velocity():
+    x0, eps = torch.randn(2, 3), torch.randn(2, 3)
+    assert losses.rf_loss(eps - x0, x0, eps).item() == 0.0
+    assert losses.rf_loss(torch.zeros(2, 3), x0, eps).item() == pytest.approx(((eps - x0) ** 2).mean().item())
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 7, 16])
+def test_derangement_has_no_fixed_points(n):
+    gen = torch.Generator().manual_seed(n)
+    for _ in range(200):
+        perm = losses.derangement(n, gen)
+        assert sorted(perm.tolist()) == list(range(n))
+        assert all(perm[i] != i for i in range(n))
+
+
+def test_derangement_needs_two_items():
+    with pytest.raises(ValueError):
+        losses.derangement(1)
+
+
+def test_discriminator_takes_first_75_percent_of_blocks(tiny_pipeline, tiny_cfg):
+    dit = tiny_pipeline.model.model
+    disc = ARCDiscriminator(dit)
+    assert disc.num_blocks == 3 and len(disc.trunk.transformer.layers) == 3  # 75% of 4
+    for a, b in zip(disc.trunk.transformer.layers, dit.transformer.layers[:3]):
+        assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    # its own copy: D's conditioning projections are separate tensors
+    assert disc.trunk.to_cond_embed[0].weight.data_ptr() != dit.to_cond_embed[0].weight.data_ptr()
+    x = torch.randn(5, tiny_cfg.latent_dim, tiny_cfg.latent_length)
+    cross = torch.randn(5, tiny_cfg.cross_attn_tokens, tiny_cfg.cond_dim)
+    logits = disc(x, torch.rand(5), cross, torch.randn(5, tiny_cfg.cond_dim))
+    assert logits.shape == (5, tiny_cfg.latent_length // 16)  # 4 stride-2 convs: patch logits
+
+
+def test_saos_discriminator_uses_12_of_16_blocks():
+    from arc_edge.config import builtin_config
+    from arc_edge.models.dit import DiffusionTransformer
+    with torch.device("meta"):
+        disc = ARCDiscriminator(DiffusionTransformer(builtin_config("saos").dit))
+    assert disc.num_blocks == 12
+
+
+@pytest.fixture(scope="module")
+def latent_cache(tmp_path_factory, tiny_pipeline, tiny_cfg):
+    out = tmp_path_factory.mktemp("cache") / "latents"
+    encode_dataset(tiny_pipeline, ProceduralDataset(6, tiny_cfg.sample_size, tiny_cfg.sample_rate), out)
+    return out
+
+
+def test_latent_cache_round_trip(latent_cache, tiny_cfg):
+    ds = LatentDataset(latent_cache)
+    assert len(ds) == 6 and ds[0]["latent"].shape == (tiny_cfg.latent_dim, tiny_cfg.latent_length)
+    assert ds.caption(2) == ProceduralDataset(6, tiny_cfg.sample_size, tiny_cfg.sample_rate).caption(2)
+
+
+def _fresh(tiny_cfg):
+    return random_pipeline(tiny_cfg, seed=0).train()
+
+
+def test_vae_steps_reduce_reconstruction_loss(tiny_cfg, tmp_path):
+    pipe = _fresh(tiny_cfg)
+    data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)  # two fixed clips: loss must fall on them
+    stage = VAEStage(pipe, VAEOptions(batch_size=2, crop=8192, lr=1e-3), CPU, data, tmp_path, fresh=True)
+    audio = torch.stack([data[i]["audio"] for i in range(2)])
+
+    def eval_loss():
+        with torch.no_grad():
+            return losses.multi_resolution_stft_loss(pipe.decode(pipe.encode(audio)), audio).item()
+    before = eval_loss()
+    for step in range(20):
+        stage.step(step_generator(0, step, 0))
+    assert eval_loss() < before * 0.75
+
+
+def _fixed_rf_loss(pipe, x0, captions):
+    from arc_edge.training.batches import tokenize_batch
+    gen = torch.Generator().manual_seed(9)
+    t = torch.rand(x0.shape[0], generator=gen) * 0.8 + 0.1
+    noise = torch.randn(x0.shape, generator=gen)
+    ids, mask = tokenize_batch(pipe.tokenizer, captions)
+    with torch.no_grad():
+        cross, glob = pipe.condition(ids, mask, torch.full((x0.shape[0],), 1.0))
+        v = pipe.velocity((1 - t[:, None, None]) * x0 + t[:, None, None] * noise, t, cross, glob)
+    return losses.rf_loss(v, x0, noise).item()
+
+
+def test_rf_steps_reduce_loss_and_train_a_tokenizer(tiny_cfg, latent_cache, tmp_path):
+    pipe = _fresh(tiny_cfg)
+    data = LatentDataset(latent_cache)
+    stage = RFStage(pipe, RFOptions(batch_size=6, lr=2e-3, cfg_dropout=0.0), CPU, data, tmp_path, fresh=True)
+    assert (tmp_path / "spiece.model").is_file() and pipe.tokenizer.model_file == tmp_path / "spiece.model"
+    x0 = torch.stack([data[i]["latent"] for i in range(6)])
+    before = _fixed_rf_loss(pipe, x0, data.captions)
+    for step in range(25):
+        stage.step(step_generator(0, step, 0))
+    assert _fixed_rf_loss(pipe, x0, data.captions) < before * 0.8
+
+
+def test_arc_steps_teach_the_discriminator(tiny_cfg, latent_cache, tmp_path):
+    pipe = _fresh(tiny_cfg)
+    data = LatentDataset(latent_cache)
+    stage = ARCStage(pipe, ARCOptions(batch_size=6, lr=1e-5, lr_d=2e-3), CPU, data, tmp_path, fresh=True)
+    first = [stage.step(step_generator(0, s, 0)) for s in range(3)]
+    later = [stage.step(step_generator(0, s, 0)) for s in range(3, 30)]
+    d_total = lambda ms: sum(m["d_adv"] + m["d_contrastive"] for m in ms) / len(ms)
+    assert d_total(later[-5:]) < d_total(first)
+    assert set(first[0]) == {"g_loss", "d_adv", "d_contrastive", "d_real_gt_fake", "d_own_gt_other"}
+
+
+def test_arc_rejects_batch_of_one(tiny_cfg, latent_cache, tmp_path):
+    with pytest.raises(ValueError, match="at least 2"):
+        ARCStage(_fresh(tiny_cfg), ARCOptions(batch_size=1), CPU, LatentDataset(latent_cache), tmp_path, fresh=True)
+
+
+def test_batches_are_a_function_of_step_and_rank(latent_cache):
+    data = LatentDataset(latent_cache)
+    a = draw_batch(data, 4, step_generator(0, 5, 0))["caption"]
+    assert a == draw_batch(data, 4, step_generator(0, 5, 0))["caption"]
+    assert a != draw_batch(data, 4, step_generator(0, 5, 1))["caption"] or a != draw_batch(
+        data, 4, step_generator(0, 6, 0))["caption"]
+
+
+# --- CLI runs: torchrun/DDP and resume -------------------------------------------------------
+
+SMALL_RECIPE = """
+[rf]
+steps = {steps}
+batch_size = 3
+dataset_size = 6
+save_every = 2
+log_every = 1
+sample_every = 0
+"""
+
+
+@pytest.fixture(scope="module")
+def init_model(tmp_path_factory, tiny_model_dir):
+    return tiny_model_dir
+
+
+def _cli(*args, **kw):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "arc_edge.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, env=env, **kw)
+
+
+def _recipe(tmp_path, steps):
+    p = tmp_path / f"r{steps}.toml"
+    p.write_text(SMALL_RECIPE.format(steps=steps))
+    return p
+
+
+def _checkpoint(run):
+    return torch.load(Path(run) / "checkpoint.pt", weights_only=True)
+
+
+def test_resume_continues_exactly(tmp_path, init_model, latent_cache):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert _cli("train", "rf", "--init", init_model, "--data", latent_cache, "--recipe", _recipe(tmp_path, 4),
+                "--out", straight).returncode == 0
+    r = _cli("train", "rf", "--init", init_model, "--data", latent_cache, "--recipe", _recipe(tmp_path, 4),
+             "--steps", 2, "--out", split)
+    assert r.returncode == 0, r.stderr
+    assert _checkpoint(split)["step"] == 2
+    r = _cli("train", "rf", "--data", latent_cache, "--recipe", _recipe(tmp_path, 4), "--out", split, "--resume")
+    assert r.returncode == 0, r.stderr
+    a, b = _checkpoint(straight), _checkpoint(split)
+    assert a["step"] == b["step"] == 4
+    assert all(torch.equal(a["pipeline"][k], b["pipeline"][k]) for k in a["pipeline"])
+    rows = (split / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3", "4"]
+    # a run directory is never silently reused
+    r = _cli("train", "rf", "--init", init_model, "--data", latent_cache, "--out", split)
+    assert r.returncode == 2 and "--resume" in r.stderr
+
+
+def test_kill_then_resume(tmp_path, init_model, latent_cache):
+    run = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "arc_edge.cli", "train", "rf", "--init", str(init_model),
+                             "--data", str(latent_cache), "--recipe", str(_recipe(tmp_path, 10_000)), "--out", str(run)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 300
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = _checkpoint(run)["step"]
+    assert saved >= 2 and saved % 2 == 0
+    r = _cli("train", "rf", "--data", latent_cache, "--recipe", _recipe(tmp_path, 10_000), "--steps", saved + 2,
+             "--out", run, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert _checkpoint(run)["step"] == saved + 2
+    assert (run / "model" / "model.safetensors").is_file()
+
+
+def test_torchrun_two_processes_on_cpu(tmp_path, init_model, latent_cache):
+    run = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+                        "-m", "arc_edge.cli", "train", "rf", "--init", str(init_model), "--data", str(latent_cache),
+                        "--recipe", str(_recipe(tmp_path, 4)), "--out", str(run)],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    single = tmp_path / "single"
+    assert _cli("train", "rf", "--init", init_model, "--data", latent_cache, "--recipe", _recipe(tmp_path, 4),
+                "--out", single).returncode == 0
+    a, b = _checkpoint(run), _checkpoint(single)
+    assert a.keys() == b.keys() and a["pipeline"].keys() == b["pipeline"].keys()
+    assert a["step"] == 4
+    # two ranks saw different data, so the averaged update differs from the single-process one
+    assert not torch.equal(a["pipeline"]["model.model.transformer.project_in.weight"],
+                           b["pipeline"]["model.model.transformer.project_in.weight"])
+    assert (run / "model" / "model_config.json").is_file()
