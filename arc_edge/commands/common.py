@@ -13,7 +13,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                    help="local T5 folder (config.json, model.safetensors, spiece.model); default: MODEL/t5")
 
 
-def progress_bar(total: int, desc: str):
+def progress_bar(total: int, desc: str, unit: str = "step"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)

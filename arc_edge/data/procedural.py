@@ -117,3 +117,28 @@ def render(spec: SoundSpec, seconds: float, sample_rate: int, seed: int) -> np.n
 def caption_corpus(n: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     return [caption(random_spec(rng), rng) for _ in range(n)]
+
+
+# Held-out phrasings: templates and words the training captions never use, for evaluation.
+_HELDOUT_TEMPLATES = [
+    "please make a {pitch} {wave} that sits {pan}, {pulse}, {fade}",
+    "{pan}: {pitch} {wave}, {pulse}; {fade}",
+    "I want to hear a {pitch} {wave} {pan} {pulse} {fade}",
+]
+_HELDOUT_WAVE = {"sine": ["sinusoid", "pure sine"], "square": ["square oscillator", "square-wave beep"],
+                 "saw": ["saw oscillator", "sawtooth buzz"], "noise": ["noise", "white-noise wash"]}
+_HELDOUT_PITCH = {"low": ["low", "very low"], "mid": ["medium-pitched", "mid"], "high": ["high", "very high"]}
+_HELDOUT_PAN = {"left": ["hard left", "on the left side"], "center": ["dead center", "in the middle"],
+                "right": ["hard right", "on the right side"]}
+_HELDOUT_PULSE = {"steady": ["without pulsing", "held"], "slow": ["slowly pulsing", "pulsing slowly"],
+                  "fast": ["quickly pulsing", "with a fast tremolo"]}
+_HELDOUT_FADE = {"none": ["at a steady level", "constant"], "in": ["fading in", "slowly fading in"],
+                 "out": ["fading out", "fading away"]}
+
+
+def heldout_caption(spec: SoundSpec, rng: random.Random) -> str:
+    pitch = "" if spec.waveform == "noise" else rng.choice(_HELDOUT_PITCH[spec.pitch])
+    text = rng.choice(_HELDOUT_TEMPLATES).format(
+        pitch=pitch, wave=rng.choice(_HELDOUT_WAVE[spec.waveform]), pan=rng.choice(_HELDOUT_PAN[spec.pan]),
+        pulse=rng.choice(_HELDOUT_PULSE[spec.pulse]), fade=rng.choice(_HELDOUT_FADE[spec.fade]))
+    return " ".join(text.split())

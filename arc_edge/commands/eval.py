@@ -1,0 +1,55 @@
+"""``arc-edge eval``: prompt adherence, diversity, quality and latency of a model or a bundle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .common import add_model_args
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="measure prompt adherence, diversity and quality on held-out prompts")
+    add_model_args(p)
+    p.add_argument("--bundle", type=Path, default=None, help="evaluate an exported bundle instead")
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--sampler", choices=("pingpong", "euler"), default="pingpong")
+    p.add_argument("--cfg", type=float, default=1.0, help="CFG scale (euler)")
+    p.add_argument("--prompts", type=Path, default=None, help="JSONL of prompt + attributes (default: held-out set)")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N prompts")
+    p.add_argument("--n-per-prompt", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="report JSON")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate, load_prompts
+    from ..fileio import check_writable_target, write_json
+    from .common import progress_bar
+
+    check_writable_target(args.out, args.force)
+    if args.bundle is not None:
+        from ..export.bundle import BundleRuntime
+        runtime = BundleRuntime(args.bundle)
+        cfg, tokenizer, source = runtime.cfg, runtime.tokenizer, f"bundle {args.bundle}"
+    else:
+        from ..checkpoint import load_model
+        runtime, src = load_model(args.model, args.t5)
+        cfg, tokenizer, source = runtime.cfg, runtime.tokenizer, src.description
+    prompts = load_prompts(args.prompts, args.limit)
+    bar = progress_bar(len(prompts) * args.n_per_prompt, "evaluating", unit="gen")
+    report = evaluate(runtime, tokenizer, cfg, prompts, args.n_per_prompt, args.steps, args.sampler, args.cfg,
+                      args.seed, on_item=lambda: bar.update(1))
+    bar.close()
+    report["source"] = source
+    write_json(args.out, report)
+    a = report["adherence"]
+    print(f"{source}: adherence {a['overall']:.3f} "
+          + " ".join(f"{k} {v:.2f}" for k, v in a["per_attribute"].items())
+          + (f"  diversity {report['diversity']:.3f}" if report["diversity"] is not None else "")
+          + f"  FD {report['frechet_distance']:.2f}  {report['latency_s']['mean'] * 1e3:.0f} ms/gen")
+    print(f"wrote {args.out}")
+    return 0
