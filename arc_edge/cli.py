@@ -27,12 +27,12 @@ def _quiet_third_party() -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .commands import eval as eval_cmd
-    from .commands import export, generate, info, train
+    from .commands import bench, export, generate, info, train
 
     parser = argparse.ArgumentParser(prog="arc-edge", description="Fast text-to-audio on Arm CPUs.")
     parser.add_argument("--version", action="version", version=f"arc-edge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (generate, export, eval_cmd, info, train):
+    for module in (generate, export, bench, eval_cmd, info, train):
         module.add_parser(sub)
     return parser
 

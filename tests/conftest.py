@@ -30,3 +30,12 @@ def tiny_model_dir(tmp_path_factory, tiny_pipeline):
         warnings.simplefilter("ignore")
         save_model_dir(tiny_pipeline, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def et_int8_bundle(tmp_path_factory, tiny_model_dir):
+    """An ExecuTorch int8 bundle of the tiny model, exported once through the CLI."""
+    from arc_edge.cli import main
+    out = tmp_path_factory.mktemp("bundles") / "et_int8"
+    assert main(["export", "--model", str(tiny_model_dir), "--quant", "int8", "--seconds", "1.5", "--out", str(out)]) == 0
+    return out

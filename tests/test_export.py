@@ -25,13 +25,6 @@ def pipeline(tiny_model_dir):
 
 
 @pytest.fixture(scope="module")
-def et_int8_bundle(tmp_path_factory, tiny_model_dir):
-    out = tmp_path_factory.mktemp("bundles") / "et_int8"
-    assert main(["export", "--model", str(tiny_model_dir), "--quant", "int8", "--seconds", "1.5", "--out", str(out)]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
 def onnx_int8_bundle(tmp_path_factory, pipeline):
     out = tmp_path_factory.mktemp("bundles") / "onnx_int8"
     export_bundle(pipeline, out, ExportOptions(load_export_recipe("int8"), "onnx", with_encoder=True), log=lambda m: None)

@@ -1,0 +1,219 @@
+"""Where the native runner runs: this machine, qemu-aarch64, or a phone over adb.
+
+Every device gets the same things: the runner folder (binary + lib/), the bundle and a prompt
+file. The prompt only ever travels as a file: no user text is put on a command line or through
+a shell, adb's included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ArcEdgeError
+
+REMOTE_ROOT = "/data/local/tmp/arc-edge"
+# qemu's default "max" CPU enables SME, under which XNNPACK's int8 kernels gave wrong results here
+# (see README); an SME-less CPU model keeps the numerics checkable.
+QEMU_CPU = "max,sme=off"
+AARCH64_SYSROOT = Path("/usr/aarch64-linux-gnu")
+GLIBC_RUNTIME = ("ld-linux-aarch64.so.1", "libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1",
+                 "libpthread.so.0", "libdl.so.2")
+
+
+class DeviceError(ArcEdgeError):
+    pass
+
+
+@dataclass
+class RunResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _run(cmd: list[str], timeout: float | None = None, what: str = "") -> RunResult:
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        return RunResult(p.returncode, p.stdout, p.stderr)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return RunResult(124, out, f"{what or cmd[0]} timed out after {timeout:.0f} s", timed_out=True)
+    except FileNotFoundError:
+        raise DeviceError(f"{cmd[0]} is not installed; install it (Debian: see README, device_bench)") from None
+
+
+class LocalDevice:
+    """Runs a runner folder in place, in a scratch directory on this machine."""
+
+    name = "local"
+    emulated = False
+    target = "host"
+
+    def __init__(self) -> None:
+        self.work = Path(tempfile.mkdtemp(prefix="arc-edge-bench-"))
+        self.runner: Path | None = None
+        self.bundle: Path | None = None
+
+    def describe(self) -> dict:
+        return {"device": self.name, "emulated": self.emulated}
+
+    def prepare(self, runner_dir: Path, bundle: Path, prompt: str) -> None:
+        self.runner, self.bundle = runner_dir / "arc_runner", bundle
+        (self.work / "prompt.txt").write_text(prompt, encoding="utf-8")
+
+    def _command(self, args: list[str]) -> list[str]:
+        return [str(self.runner), *args]
+
+    def run(self, options: list[str], timeout: float) -> RunResult:
+        args = ["--bundle", str(self.bundle), "--prompt-file", str(self.work / "prompt.txt"),
+                "--out", str(self.work / "out.wav"), "--report", str(self.work / "report.json"), *options]
+        return _run(self._command(args), timeout, "the runner")
+
+    def fetch(self, name: str, dest: Path) -> bool:
+        src = self.work / name
+        if not src.is_file():
+            return False
+        shutil.copyfile(src, dest)
+        return True
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+class QemuDevice(LocalDevice):
+    """The aarch64 build under qemu-aarch64: real Arm code paths and numerics, emulated timings."""
+
+    name = "qemu"
+    emulated = True
+    target = "aarch64"
+
+    def _command(self, args: list[str]) -> list[str]:
+        return ["qemu-aarch64", "-cpu", QEMU_CPU, "-L", str(AARCH64_SYSROOT), str(self.runner), *args]
+
+
+class AdbDevice:
+    """A phone (or anything adb reaches): glibc aarch64 runner started through its own loader."""
+
+    name = "adb"
+    emulated = False
+    target = "aarch64"
+
+    def __init__(self, serial: str | None = None, adb: str = "adb") -> None:
+        self.adb = adb
+        self.serial = self._pick(serial)
+        self.remote = REMOTE_ROOT
+
+    def _cmd(self, *args: str) -> list[str]:
+        return [self.adb, "-s", self.serial, *args]
+
+    def _shell(self, command: str, timeout: float = 60) -> RunResult:
+        # Only arc-edge's own paths and options reach the device shell; each is quoted.
+        return _run(self._cmd("shell", command), timeout, "adb shell")
+
+    def _pick(self, serial: str | None) -> str:
+        res = _run([self.adb, "devices"], 30, "adb devices")
+        if res.returncode != 0:
+            raise DeviceError(f"`adb devices` failed: {res.stderr.strip() or res.stdout.strip()}")
+        devices = dict(re.findall(r"^(\S+)\s+(device|unauthorized|offline|no permissions)\b", res.stdout, re.M))
+        if serial is None:
+            if not devices:
+                raise DeviceError("no device found by adb; connect a phone with USB debugging on (adb devices)")
+            if len(devices) > 1:
+                raise DeviceError(f"several devices ({', '.join(devices)}); choose one with --device adb:SERIAL")
+            serial = next(iter(devices))
+        state = devices.get(serial)
+        if state is None:
+            raise DeviceError(f"device {serial} is not connected (adb devices lists {', '.join(devices) or 'none'})")
+        if state != "device":
+            raise DeviceError(f"device {serial} is {state}; accept the USB debugging prompt on the phone and retry")
+        return serial
+
+    def describe(self) -> dict:
+        props = {}
+        for key in ("ro.product.model", "ro.product.cpu.abi", "ro.build.version.release", "ro.soc.model"):
+            props[key] = self._shell(f"getprop {key}").stdout.strip()
+        return {"device": f"adb:{self.serial}", "emulated": False, "properties": props}
+
+    def _check(self, needed_bytes: int) -> None:
+        abi = self._shell("getprop ro.product.cpu.abi").stdout.strip()
+        if abi != "arm64-v8a":
+            raise DeviceError(f"device {self.serial} has ABI '{abi}'; arc_runner is built for arm64-v8a")
+        df = self._shell("df -k /data/local/tmp").stdout.strip().splitlines()
+        try:
+            free_kb = int(df[-1].split()[3])
+        except (IndexError, ValueError):
+            raise DeviceError(f"could not read free space on {self.serial} (df said: {' '.join(df)})") from None
+        if free_kb * 1024 < needed_bytes * 1.1:
+            raise DeviceError(f"device {self.serial} has {free_kb // 1024} MB free in /data/local/tmp; "
+                              f"{needed_bytes // 2**20} MB are needed")
+
+    def _remote_hash(self, remote: str) -> str:
+        res = self._shell(f"sha256sum {shlex.quote(remote)} 2>/dev/null")
+        return res.stdout.split()[0] if res.returncode == 0 and res.stdout.strip() else ""
+
+    def _push(self, local: Path, remote: str) -> bool:
+        """Push unless the device already has the same bytes; returns whether it copied."""
+        if self._remote_hash(remote) == _sha256(local):
+            return False
+        res = _run(self._cmd("push", str(local), remote), 600, "adb push")
+        if res.returncode != 0:
+            raise DeviceError(f"adb push of {local.name} failed: {(res.stderr or res.stdout).strip().splitlines()[-1]}")
+        return True
+
+    def prepare(self, runner_dir: Path, bundle: Path, prompt: str) -> None:
+        files: list[tuple[Path, str]] = [(runner_dir / "arc_runner", "arc_runner")]
+        files += [(p, f"lib/{p.name}") for p in sorted((runner_dir / "lib").iterdir())]
+        files += [(AARCH64_SYSROOT / "lib" / n, f"lib/{n}") for n in GLIBC_RUNTIME
+                  if (AARCH64_SYSROOT / "lib" / n).exists()]
+        files += [(p, f"bundle/{p.name}") for p in sorted(bundle.iterdir()) if p.is_file()]
+        self._check(sum(p.stat().st_size for p, _ in files))
+        res = self._shell(f"mkdir -p {shlex.quote(self.remote)}/lib {shlex.quote(self.remote)}/bundle")
+        if res.returncode != 0:
+            raise DeviceError(f"cannot create {self.remote} on {self.serial}: {res.stderr.strip()}")
+        self.pushed = sum(self._push(local, f"{self.remote}/{rel}") for local, rel in files)
+        self.skipped = len(files) - self.pushed
+        with tempfile.TemporaryDirectory() as tmp:
+            prompt_file = Path(tmp) / "prompt.txt"
+            prompt_file.write_text(prompt, encoding="utf-8")
+            self._push(prompt_file, f"{self.remote}/prompt.txt")
+        self._shell(f"chmod 755 {shlex.quote(self.remote)}/arc_runner {shlex.quote(self.remote)}/lib/ld-linux-aarch64.so.1")
+
+    def run(self, options: list[str], timeout: float) -> RunResult:
+        args = " ".join(shlex.quote(a) for a in ["--bundle", "bundle", "--prompt-file", "prompt.txt", "--out",
+                                                 "out.wav", "--report", "report.json", *options])
+        cmd = (f"cd {shlex.quote(self.remote)} && rm -f report.json out.wav && "
+               f"./lib/ld-linux-aarch64.so.1 --library-path ./lib ./arc_runner {args}")
+        return self._shell(cmd, timeout)
+
+    def fetch(self, name: str, dest: Path) -> bool:
+        res = _run(self._cmd("pull", f"{self.remote}/{name}", str(dest)), 300, "adb pull")
+        return res.returncode == 0 and dest.is_file()
+
+    def cleanup(self) -> None:
+        self._shell(f"rm -rf {shlex.quote(self.remote)}")
+
+
+def open_device(spec: str):
+    if spec == "local":
+        return LocalDevice()
+    if spec == "qemu":
+        return QemuDevice()
+    if spec == "adb" or spec.startswith("adb:"):
+        return AdbDevice(spec.split(":", 1)[1] if ":" in spec else None)
+    raise DeviceError(f"unknown device '{spec}'; use local, qemu, adb or adb:SERIAL")

@@ -1,0 +1,59 @@
+"""``arc-edge bench``: the native runner on a device (local, qemu, adb), with statistics and charts."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_PROMPT = "a low sine wave panned left, pulsing slowly"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure a bundle with the native runner on local, qemu or adb devices")
+    p.add_argument("--bundle", type=Path, required=True, help="ExecuTorch bundle from `arc-edge export`")
+    p.add_argument("--device", default="local", help="local | qemu | adb | adb:SERIAL (default local)")
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None, help="XNNPACK threads (default: the runtime's choice)")
+    p.add_argument("--prompt", default=DEFAULT_PROMPT)
+    p.add_argument("--seconds", type=float, default=None)
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--timeout", type=float, default=1800, help="seconds before the runner is stopped")
+    p.add_argument("--out", type=Path, default=Path("bench_results.json"), help="results JSON (+ .csv, .png)")
+    p.add_argument("--wav", type=Path, default=None, help="also keep the generated WAV here")
+    p.add_argument("--compare", type=Path, default=None, help="an earlier results JSON to compare with")
+    p.add_argument("--cleanup", action="store_true", help="remove the files pushed to the device afterwards")
+    p.add_argument("--force", action="store_true", help="overwrite --out")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bench.devices import open_device
+    from ..bench.native import bench_native
+    from ..bench.report import load_previous, table, write_outputs
+    from ..errors import InputError
+    from ..fileio import check_writable_target
+
+    if args.runs < 1 or args.warmup < 0:
+        raise InputError("--runs must be at least 1 and --warmup at least 0")
+    check_writable_target(args.out, args.force)
+    previous = load_previous(args.compare) if args.compare else None
+    device = open_device(args.device)
+    try:
+        result = bench_native(args.bundle, device, args.runs, args.warmup, args.threads, args.prompt,
+                              args.seconds, args.steps, args.timeout, args.wav)
+    finally:
+        if args.cleanup or device.name != "adb":
+            device.cleanup()
+    result["title"] = f"{args.bundle.name} on {result['device']['device']}"
+    written = write_outputs(result, args.out)
+    if result["summary"]:
+        print(table(result["summary"], previous))
+    if result["emulated_timings"]:
+        print("note: qemu timings are emulated and mean nothing; the numerics and Arm code paths are real")
+    print("wrote " + ", ".join(str(p) for p in written))
+    if not result["complete"]:
+        kept = "partial results kept" if result["partial"] else "no results"
+        print(f"arc-edge: error: {result['error']} ({kept}, marked incomplete in {args.out})")
+        return 3
+    return 0

@@ -1,0 +1,196 @@
+"""The native runner (host and aarch64 under qemu) against the Python reference, and the bench
+harness on local, qemu and a stand-in adb device (no phone is available to CI)."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from arc_edge.bench.devices import AdbDevice, DeviceError, LocalDevice
+from arc_edge.bench.native import bench_native, runner_dir
+from arc_edge.checkpoint import load_model_dir
+from arc_edge.cli import main
+from arc_edge.export.bundle import BundleRuntime
+from arc_edge.export.parity import snr_db
+from arc_edge.export.recipes import load_export_recipe
+from arc_edge.generate import GenerationRequest, generate
+from arc_edge.sampling import draw_noise
+
+STANDIN = Path(__file__).parent / "standin_adb"
+TRICKY_PROMPT = 'a "square" wave; rm -rf / && echo $HOME `id` — ünïcödé 音 \'quoted\''
+
+
+@pytest.fixture(scope="module")
+def host_runner():
+    return runner_dir("host")
+
+
+@pytest.fixture(scope="module")
+def arm_runner():
+    return runner_dir("aarch64")
+
+
+@pytest.fixture(scope="module")
+def reference(et_int8_bundle, tmp_path_factory):
+    """Python bundle run and eager run with fixed noise, and that noise as a file for the runner."""
+    runtime = BundleRuntime(et_int8_bundle)
+    cfg = runtime.cfg
+    noises = draw_noise((1, cfg.latent_dim, cfg.latent_length), 8, seed=11)
+    d = tmp_path_factory.mktemp("ref")
+    np.concatenate([n.numpy().ravel() for n in noises]).astype("<f4").tofile(d / "noise.bin")
+    (d / "prompt.txt").write_text(TRICKY_PROMPT, encoding="utf-8")
+    req = GenerationRequest(TRICKY_PROMPT, 1.5, 8, 11)
+    bundled = generate(runtime, runtime.tokenizer, cfg, req, noises=noises).audio
+    return {"dir": d, "bundled": bundled, "noises": noises, "req": req}
+
+
+def _run_runner(cmd_prefix, runner, bundle, ref, out_dir):
+    import subprocess
+    out_dir.mkdir(exist_ok=True)
+    res = subprocess.run([*cmd_prefix, str(runner / "arc_runner"), "--bundle", str(bundle), "--prompt-file",
+                          str(ref["dir"] / "prompt.txt"), "--seconds", "1.5", "--noise-file",
+                          str(ref["dir"] / "noise.bin"), "--float-wav", "--out", str(out_dir / "o.wav"),
+                          "--report", str(out_dir / "r.json"), "--threads", "2"],
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr
+    audio, sr = sf.read(out_dir / "o.wav", dtype="float32", always_2d=True)
+    return audio.T, json.loads((out_dir / "r.json").read_text())
+
+
+def test_host_runner_matches_python_bundle_and_eager(host_runner, et_int8_bundle, reference, tiny_model_dir, tmp_path):
+    audio, report = _run_runner([], host_runner, et_int8_bundle, reference, tmp_path)
+    assert audio.shape == reference["bundled"].shape == (2, int(1.5 * 44100))
+    # same kernels, same inputs: the C++ loop reproduces the Python bundle run
+    np.testing.assert_allclose(audio, reference["bundled"], atol=1e-5)
+    pipeline = load_model_dir(tiny_model_dir)
+    eager = generate(pipeline, pipeline.tokenizer, pipeline.cfg, reference["req"], noises=reference["noises"]).audio
+    assert snr_db(torch.from_numpy(eager), torch.from_numpy(audio)) >= load_export_recipe("int8").end_to_end_min_snr_db
+    tokens = pipeline.tokenizer.encode(TRICKY_PROMPT)
+    assert report["prompt_tokens"] == sum(tokens.mask) and report["complete"]
+    assert len(report["runs"][0]["dit_step_ms"]) == 8 and report["runs"][0]["peak_rss_mb"]["after_decoder"] > 0
+    assert set(report["load_ms"]) == {"conditioners", "dit", "decoder"}
+
+
+def test_aarch64_runner_under_qemu_matches(arm_runner, et_int8_bundle, reference, tmp_path):
+    audio, report = _run_runner(["qemu-aarch64", "-cpu", "max,sme=off", "-L", "/usr/aarch64-linux-gnu"],
+                                arm_runner, et_int8_bundle, reference, tmp_path)
+    assert "aarch64" in report["cpu"]
+    # Arm int8 kernels accumulate differently from x86 ones: close, not bit-exact
+    assert snr_db(torch.from_numpy(reference["bundled"]), torch.from_numpy(audio)) > 30
+
+
+def test_runner_rejects_bad_input(host_runner, et_int8_bundle, tmp_path):
+    import subprocess
+    exe = str(host_runner / "arc_runner")
+    (tmp_path / "empty.txt").write_text("  \n")
+    bad = subprocess.run([exe, "--bundle", str(et_int8_bundle), "--prompt-file", str(tmp_path / "empty.txt"),
+                          "--report", str(tmp_path / "r.json"), "--out", str(tmp_path / "o.wav")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 3 and "prompt is empty" in bad.stderr and not (tmp_path / "o.wav").exists()
+    b = tmp_path / "bundle"
+    shutil.copytree(et_int8_bundle, b)
+    m = json.loads((b / "manifest.json").read_text())
+    m["format_version"] = 7
+    (b / "manifest.json").write_text(json.dumps(m))
+    (tmp_path / "p.txt").write_text("sine")
+    res = subprocess.run([exe, "--bundle", str(b), "--prompt-file", str(tmp_path / "p.txt")], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert res.returncode == 3 and "format version 7 is not supported" in res.stderr
+    res = subprocess.run([exe, "--bundle", str(et_int8_bundle), "--prompt-file", "p.txt", "--seconds", "99"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 2 and "out of range" in res.stderr
+
+
+def test_bench_local_writes_json_csv_png_and_compares(et_int8_bundle, tmp_path, capsys):
+    out = tmp_path / "res.json"
+    assert main(["bench", "--bundle", str(et_int8_bundle), "--runs", "3", "--warmup", "1", "--threads", "2",
+                 "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["complete"] and res["summary"]["total_ms"]["n"] == 3
+    assert res["summary"]["dit_step_ms"]["n"] == 24
+    s = res["summary"]["total_ms"]
+    assert s["min"] <= s["median"] <= s["max"]
+    assert out.with_suffix(".csv").read_text().count("\n") == 4 and out.with_suffix(".png").stat().st_size > 1000
+    out2 = tmp_path / "res2.json"
+    assert main(["bench", "--bundle", str(et_int8_bundle), "--runs", "1", "--out", str(out2), "--compare",
+                 str(out)]) == 0
+    assert "change" in capsys.readouterr().out
+
+
+def test_runner_timeout_keeps_partial_results(et_int8_bundle, tmp_path):
+    device = LocalDevice()
+    try:
+        result = bench_native(et_int8_bundle, device, runs=10_000, warmup=0, threads=1, prompt="sine",
+                              seconds=None, steps=None, timeout=8, wav_out=None, log=lambda m: None)
+    finally:
+        device.cleanup()
+    assert not result["complete"] and result["partial"] and "timed out" in result["error"]
+    assert result["summary"]["total_ms"]["n"] >= 1
+
+
+@pytest.fixture
+def standin(tmp_path, monkeypatch):
+    root = tmp_path / "phone"
+    root.mkdir()
+    monkeypatch.setenv("PATH", f"{STANDIN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("STANDIN_ADB_ROOT", str(root))
+    monkeypatch.setenv("STANDIN_ADB_LOG", str(tmp_path / "adb.log"))
+    return {"root": root, "log": tmp_path / "adb.log"}
+
+
+def test_adb_end_to_end_with_standin_device(standin, arm_runner, et_int8_bundle, reference, tmp_path, capsys):
+    out, wav = tmp_path / "adb.json", tmp_path / "adb.wav"
+    assert main(["bench", "--bundle", str(et_int8_bundle), "--device", "adb", "--runs", "1", "--warmup", "0",
+                 "--prompt", TRICKY_PROMPT, "--seconds", "1.5", "--out", str(out), "--wav", str(wav)]) == 0
+    res = json.loads(out.read_text())
+    assert res["complete"] and res["device"]["device"] == "adb:standin-0001"
+    assert res["runner_report"]["prompt_tokens"] == sum(
+        BundleRuntime(et_int8_bundle).tokenizer.encode(TRICKY_PROMPT).mask)
+    assert sf.read(wav)[0].shape == (int(1.5 * 44100), 2)
+    pushed_on_device = standin["root"] / "arc-edge"
+    assert (pushed_on_device / "prompt.txt").read_text(encoding="utf-8") == TRICKY_PROMPT
+    log = standin["log"].read_text()
+    assert "rm -rf /" not in log and "ünïcödé" not in log  # the prompt never reaches a command line
+    first_pushes = log.count("'push'")
+    # a second run finds every file already there (same sha256) and pushes nothing
+    assert main(["bench", "--bundle", str(et_int8_bundle), "--device", "adb", "--runs", "1", "--warmup", "0",
+                 "--prompt", TRICKY_PROMPT, "--out", str(tmp_path / "again.json"), "--cleanup"]) == 0
+    assert standin["log"].read_text().count("'push'") == first_pushes
+    assert not pushed_on_device.exists()  # --cleanup
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"STANDIN_ADB_STATE": "none"}, "no device found"),
+    ({"STANDIN_ADB_STATE": "unauthorized"}, "is unauthorized; accept the USB debugging prompt"),
+])
+def test_adb_missing_or_unauthorized(standin, monkeypatch, env, message):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(DeviceError, match=message):
+        AdbDevice()
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"STANDIN_ADB_ABI": "armeabi-v7a"}, "ABI 'armeabi-v7a'"),
+    ({"STANDIN_ADB_FREE_KB": "100"}, "MB free in /data/local/tmp"),
+    ({"STANDIN_ADB_FAIL_PUSH": "1"}, "adb push of arc_runner failed: .*No space left"),
+])
+def test_adb_device_checks_and_push_failure(standin, monkeypatch, arm_runner, et_int8_bundle, tmp_path, capsys,
+                                            env, message):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["bench", "--bundle", str(et_int8_bundle), "--device", "adb", "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    import re
+    assert re.search(message, err), err
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_unknown_device_is_refused(tmp_path, capsys, et_int8_bundle):
+    assert main(["bench", "--bundle", str(et_int8_bundle), "--device", "iphone", "--out", str(tmp_path / "a.json")]) == 2
+    assert "unknown device 'iphone'" in capsys.readouterr().err
