@@ -194,3 +194,16 @@ def test_adb_device_checks_and_push_failure(standin, monkeypatch, arm_runner, et
 def test_unknown_device_is_refused(tmp_path, capsys, et_int8_bundle):
     assert main(["bench", "--bundle", str(et_int8_bundle), "--device", "iphone", "--out", str(tmp_path / "a.json")]) == 2
     assert "unknown device 'iphone'" in capsys.readouterr().err
+
+
+def test_backends_side_by_side(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "backends.json"
+    assert main(["bench", "--backends", "eager-fp32,ort-int8", "--model", str(tiny_model_dir), "--runs", "1",
+                 "--warmup", "0", "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
+    res = json.loads(out.read_text())["backends"]
+    assert set(res) == {"eager-fp32", "ort-int8"}
+    assert res["eager-fp32"]["speedup_vs_eager"] == 1.0
+    assert res["ort-int8"]["parity_snr_db"]["end_to_end"] >= load_export_recipe("int8").end_to_end_min_snr_db
+    assert res["ort-int8"]["peak_rss_mb"] > 0 and out.with_suffix(".png").is_file()
+    assert main(["bench", "--backends", "tensorrt", "--out", str(tmp_path / "x.json")]) == 2
+    assert "unknown backend(s) tensorrt" in capsys.readouterr().err

@@ -9,8 +9,15 @@ DEFAULT_PROMPT = "a low sine wave panned left, pulsing slowly"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="measure a bundle with the native runner on local, qemu or adb devices")
-    p.add_argument("--bundle", type=Path, required=True, help="ExecuTorch bundle from `arc-edge export`")
+    p = sub.add_parser("bench", help="measure a bundle with the native runner on local, qemu or adb devices, "
+                                     "or compare Python backends side by side (--backends)")
+    p.add_argument("--bundle", type=Path, default=None, help="ExecuTorch bundle from `arc-edge export`")
+    p.add_argument("--backends", default=None,
+                   help="compare backends instead, e.g. eager-fp32,et-fp32,et-int8,ort-fp32,ort-int8")
+    p.add_argument("--model", type=Path, default=None, help="--backends: model directory (default: bundled model)")
+    p.add_argument("--config", choices=("saos", "tiny"), default=None,
+                   help="--backends: a built-in architecture with random weights (e.g. the full SAOS size)")
+    p.add_argument("--work", type=Path, default=None, help="--backends: folder for exported bundles (default: temp)")
     p.add_argument("--device", default="local", help="local | qemu | adb | adb:SERIAL (default local)")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
@@ -37,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     if args.runs < 1 or args.warmup < 0:
         raise InputError("--runs must be at least 1 and --warmup at least 0")
     check_writable_target(args.out, args.force)
+    if args.backends:
+        return run_backends(args)
+    if args.bundle is None:
+        raise InputError("give --bundle DIR (native runner on a device) or --backends LIST (Python side by side)")
     previous = load_previous(args.compare) if args.compare else None
     device = open_device(args.device)
     try:
@@ -57,3 +68,37 @@ def run(args: argparse.Namespace) -> int:
         print(f"arc-edge: error: {result['error']} ({kept}, marked incomplete in {args.out})")
         return 3
     return 0
+
+
+def run_backends(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from ..bench.backends import backends_chart, backends_table, compare_backends, parse_backends
+    from ..fileio import write_json
+
+    names = parse_backends(args.backends)
+    work = args.work or Path(tempfile.mkdtemp(prefix="arc-edge-backends-"))
+    work.mkdir(parents=True, exist_ok=True)
+    model_dir = args.model or _model_dir_for(args.config, work)
+    results = compare_backends(model_dir, names, args.runs, args.warmup, args.threads, work)
+    title = f"{args.config or model_dir.name}: 8 steps, {args.threads or 'default'} threads"
+    write_json(args.out, {"model": str(model_dir), "config": args.config, "threads": args.threads,
+                          "runs": args.runs, "warmup": args.warmup, "backends": results})
+    chart = backends_chart(results, args.out.with_suffix(".png"), title)
+    print(backends_table(results))
+    print(f"wrote {args.out}, {chart}")
+    return 0
+
+
+def _model_dir_for(config: str | None, work: Path) -> Path:
+    """A model directory for the benchmark: a built-in architecture with seeded random weights, or the default."""
+    from ..checkpoint import default_model_dir, random_pipeline, save_model_dir
+    from ..config import builtin_config
+
+    if config is None:
+        return default_model_dir()
+    out = work / f"random-{config}"
+    if not (out / "model.safetensors").is_file():
+        print(f"creating a {config} model with random weights in {out} ...")
+        save_model_dir(random_pipeline(builtin_config(config), seed=0), out, force=True)
+    return out
