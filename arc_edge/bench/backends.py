@@ -25,7 +25,8 @@ def parse_backends(spec: str) -> list[str]:
     names = [s.strip() for s in spec.split(",") if s.strip()]
     bad = [n for n in names if n not in BACKENDS]
     if bad or not names:
-        raise InputError(f"unknown backend(s) {', '.join(bad) or spec!r}; choose from {', '.join(BACKENDS)}")
+        given = ", ".join(bad) if bad else repr(spec)
+        raise InputError(f"unknown backend(s) {given}; choose from {', '.join(BACKENDS)}")
     return names
 
 
