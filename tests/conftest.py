@@ -33,9 +33,17 @@ def tiny_model_dir(tmp_path_factory, tiny_pipeline):
 
 
 @pytest.fixture(scope="session")
-def et_int8_bundle(tmp_path_factory, tiny_model_dir):
-    """An ExecuTorch int8 bundle of the tiny model, exported once through the CLI."""
+def bundled_model_dir(tiny_model_dir):
+    """The model `arc-edge export` uses without --model: the bundled default, else the random tiny one."""
+    from arc_edge.checkpoint import WEIGHTS_FILE, default_model_dir
+    return default_model_dir() if (default_model_dir() / WEIGHTS_FILE).is_file() else tiny_model_dir
+
+
+@pytest.fixture(scope="session")
+def et_int8_bundle(tmp_path_factory, bundled_model_dir):
+    """An ExecuTorch int8 bundle of ``bundled_model_dir``, exported once through the CLI."""
     from arc_edge.cli import main
     out = tmp_path_factory.mktemp("bundles") / "et_int8"
-    assert main(["export", "--model", str(tiny_model_dir), "--quant", "int8", "--seconds", "1.5", "--out", str(out)]) == 0
+    assert main(["export", "--model", str(bundled_model_dir), "--quant", "int8", "--seconds", "1.5",
+                 "--out", str(out)]) == 0
     return out

@@ -62,12 +62,13 @@ def _run_runner(cmd_prefix, runner, bundle, ref, out_dir):
     return audio.T, json.loads((out_dir / "r.json").read_text())
 
 
-def test_host_runner_matches_python_bundle_and_eager(host_runner, et_int8_bundle, reference, tiny_model_dir, tmp_path):
+def test_host_runner_matches_python_bundle_and_eager(host_runner, et_int8_bundle, reference, bundled_model_dir,
+                                                     tmp_path):
     audio, report = _run_runner([], host_runner, et_int8_bundle, reference, tmp_path)
     assert audio.shape == reference["bundled"].shape == (2, int(1.5 * 44100))
     # same kernels, same inputs: the C++ loop reproduces the Python bundle run
     np.testing.assert_allclose(audio, reference["bundled"], atol=1e-5)
-    pipeline = load_model_dir(tiny_model_dir)
+    pipeline = load_model_dir(bundled_model_dir)
     eager = generate(pipeline, pipeline.tokenizer, pipeline.cfg, reference["req"], noises=reference["noises"]).audio
     assert snr_db(torch.from_numpy(eager), torch.from_numpy(audio)) >= load_export_recipe("int8").end_to_end_min_snr_db
     tokens = pipeline.tokenizer.encode(TRICKY_PROMPT)

@@ -20,8 +20,8 @@ from arc_edge.sampling import draw_noise
 
 
 @pytest.fixture(scope="module")
-def pipeline(tiny_model_dir):
-    return load_model_dir(tiny_model_dir)
+def pipeline(bundled_model_dir):
+    return load_model_dir(bundled_model_dir)
 
 
 @pytest.fixture(scope="module")

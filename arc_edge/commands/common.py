@@ -17,3 +17,17 @@ def progress_bar(total: int, desc: str, unit: str = "step"):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
+
+
+def load_runtime(args: argparse.Namespace):
+    """-> (runtime, model config, tokenizer, description) for --bundle or --model/--t5."""
+    if getattr(args, "bundle", None) is not None:
+        from ..export.bundle import BundleRuntime
+
+        runtime = BundleRuntime(args.bundle, getattr(args, "threads", None))
+        m = runtime.manifest
+        return runtime, runtime.cfg, runtime.tokenizer, f"bundle {args.bundle} ({m['backend']}, {m['recipe']['name']})"
+    from ..checkpoint import load_model
+
+    pipeline, source = load_model(args.model, args.t5)
+    return pipeline, pipeline.cfg, pipeline.tokenizer, source.description

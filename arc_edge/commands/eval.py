@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .common import add_model_args
@@ -28,17 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate, load_prompts
     from ..fileio import check_writable_target, write_json
-    from .common import progress_bar
+    from .common import load_runtime, progress_bar
 
     check_writable_target(args.out, args.force)
-    if args.bundle is not None:
-        from ..export.bundle import BundleRuntime
-        runtime = BundleRuntime(args.bundle)
-        cfg, tokenizer, source = runtime.cfg, runtime.tokenizer, f"bundle {args.bundle}"
-    else:
-        from ..checkpoint import load_model
-        runtime, src = load_model(args.model, args.t5)
-        cfg, tokenizer, source = runtime.cfg, runtime.tokenizer, src.description
+    runtime, cfg, tokenizer, source = load_runtime(args)
     prompts = load_prompts(args.prompts, args.limit)
     bar = progress_bar(len(prompts) * args.n_per_prompt, "evaluating", unit="gen")
     report = evaluate(runtime, tokenizer, cfg, prompts, args.n_per_prompt, args.steps, args.sampler, args.cfg,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_model_args, progress_bar
+from .common import add_model_args, load_runtime, progress_bar
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,22 +30,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..audio_io import fit_length, read_audio, write_wav
-    from ..checkpoint import load_model
     from ..fileio import check_writable_target
     from ..generate import GenerationRequest, generate, validate_request
 
     check_writable_target(args.out, args.force)
-    if args.bundle is not None:
-        from ..export.bundle import BundleRuntime
-
-        runtime = BundleRuntime(args.bundle, args.threads)
-        cfg, tokenizer = runtime.cfg, runtime.tokenizer
-        description = f"bundle {args.bundle} ({runtime.manifest['backend']}, {runtime.manifest['recipe']['name']})"
-    else:
-        runtime, source = load_model(args.model, args.t5)
-        cfg, tokenizer, description = runtime.cfg, runtime.tokenizer, source.description
-    req = GenerationRequest(prompt=args.prompt, seconds=cfg.max_seconds if args.seconds is None else args.seconds, steps=args.steps,
-                            seed=args.seed, sampler=args.sampler, cfg_scale=args.cfg, init_noise=args.init_noise)
+    runtime, cfg, tokenizer, description = load_runtime(args)
+    seconds = cfg.max_seconds if args.seconds is None else args.seconds
+    req = GenerationRequest(prompt=args.prompt, seconds=seconds, steps=args.steps, seed=args.seed,
+                            sampler=args.sampler, cfg_scale=args.cfg, init_noise=args.init_noise)
     if args.init_audio is not None:
         req.init_audio = fit_length(read_audio(args.init_audio, cfg.sample_rate, cfg.audio_channels),
                                     cfg.sample_size)

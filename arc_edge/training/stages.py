@@ -22,6 +22,13 @@ from .ema import EMA
 from .recipe import ARCOptions, RFOptions, VAEOptions
 
 
+def _with_ema(pipeline: ArcPipeline, ema: EMA) -> ArcPipeline:
+    """A copy of the pipeline whose DiT carries the EMA weights (what gets shipped)."""
+    out = copy.deepcopy(pipeline)
+    out.model.load_state_dict(ema.state_dict())
+    return out
+
+
 def _adamw(module: nn.Module, lr: float, wd: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW([p for p in module.parameters() if p.requires_grad], lr=lr, weight_decay=wd,
                              betas=(0.9, 0.99))
@@ -158,9 +165,7 @@ class RFStage:
         self.ema.load_state_dict(state["ema"])
 
     def export_pipeline(self) -> ArcPipeline:
-        out = copy.deepcopy(self.pipeline)
-        out.model.load_state_dict(self.ema.state_dict())
-        return out
+        return _with_ema(self.pipeline, self.ema)
 
 
 class ARCStage:
@@ -245,9 +250,7 @@ class ARCStage:
         unwrap(self.discriminator).load_state_dict(state["discriminator"])
 
     def export_pipeline(self) -> ArcPipeline:
-        out = copy.deepcopy(self.pipeline)
-        out.model.load_state_dict(self.ema.state_dict())
-        return out
+        return _with_ema(self.pipeline, self.ema)
 
 
 STAGES = {"vae": VAEStage, "rf": RFStage, "arc": ARCStage}
