@@ -46,6 +46,9 @@ def atomic_dir(path: Path, force: bool = False) -> Iterator[Path]:
     path = Path(path)
     check_writable_target(path, force)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp.", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
     try:
         yield tmp
         if path.exists():
