@@ -53,9 +53,12 @@ def make_dataset(spec: str, cfg, size: int, seed: int):
 
 
 def _prepare_out(args: argparse.Namespace) -> None:
+    import os
+
     from ..errors import InputError
 
-    if args.resume:
+    # Under torchrun only rank 0 creates the run directory; the others wait for it at the first barrier.
+    if args.resume or os.environ.get("RANK", "0") != "0":
         return
     if args.out.exists():
         if not args.force:

@@ -89,6 +89,7 @@ def _write_samples(run_dir: Path, pipeline: ArcPipeline, step: int, stage_name: 
 def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Path, resume: bool) -> Path:
     """Run (or resume) a stage; returns the run's model directory."""
     env = distributed.setup()
+    distributed.barrier(env)  # rank 0 has prepared the run directory
     run_dir = Path(run_dir)
     ckpt = None
     if resume:
