@@ -4,6 +4,7 @@ onnxruntime fp32/int8 on the same model, one fresh process each, in one run."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -46,8 +47,8 @@ def export_for(backend: str, model_dir: Path, work: Path, log=print) -> tuple[Pa
     res = _cli(["-m", "arc_edge.cli", "export", "--model", str(model_dir), "--quant", recipe, "--format", fmt,
                 "--out", str(out), "--force"], f"export for {backend}")
     seconds = time.perf_counter() - t0
-    peak = next((float(w) for line in res.stdout.splitlines() if "peak RSS" in line
-                 for w in [line.rsplit("peak RSS", 1)[1].split()[0]]), float("nan"))
+    found = re.search(r"peak RSS (\d+) MB", res.stdout)  # printed by `arc-edge export`
+    peak = float(found.group(1)) if found else float("nan")
     manifest = json.loads((out / "manifest.json").read_text())
     return out, {"export_seconds": round(seconds, 1), "export_peak_rss_mb": peak,
                  "parity_snr_db": {k: round(v["snr_db"], 1) for k, v in manifest["parity"].items()},

@@ -68,25 +68,24 @@ def _prepare_out(args: argparse.Namespace) -> None:
 
 
 def run_stage(args: argparse.Namespace, stage: str) -> Path:
-    from ..training.loop import train
+    import json
+
+    from ..config import parse_config
+    from ..training.loop import load_checkpoint, train
     from ..training.recipe import builtin_recipe, load_recipe
 
     recipe = args.recipe or builtin_recipe("default")
     opts = load_recipe(recipe, stage, {"steps": args.steps, "batch_size": args.batch_size})
-    pipeline = None if args.resume else _pipeline_for(args, stage)
-    cfg = pipeline.cfg if pipeline is not None else _resume_cfg(args.out)
+    pipeline, ckpt = None, None
+    if args.resume:  # read once: it holds the config the data needs and everything train() resumes
+        ckpt = load_checkpoint(args.out)
+        cfg = parse_config(json.loads(ckpt["config"]), str(args.out))
+    else:
+        pipeline = _pipeline_for(args, stage)
+        cfg = pipeline.cfg
     data = make_dataset(args.data, cfg, opts.dataset_size, opts.seed)
     _prepare_out(args)
-    return train(stage, pipeline, opts, data, args.out, args.resume)
-
-
-def _resume_cfg(run_dir: Path):
-    import json
-
-    from ..config import parse_config
-    from ..training.loop import load_checkpoint
-
-    return parse_config(json.loads(load_checkpoint(run_dir)["config"]))
+    return train(stage, pipeline, opts, data, args.out, ckpt)
 
 
 def run_encode(args: argparse.Namespace) -> Path:

@@ -40,6 +40,15 @@ def _weight_norm_weight(module: nn.Module) -> torch.Tensor:
     return module.weight_g * v / v.norm(dim=(1, 2), keepdim=True)
 
 
+def _fused(module: nn.Module, conv: nn.Module) -> nn.Module:
+    """Fill a plain conv with the weight-normed module's effective weight and bias."""
+    with torch.no_grad():
+        conv.weight.copy_(_weight_norm_weight(module))
+        if module.bias is not None:
+            conv.bias.copy_(module.bias)
+    return conv
+
+
 class WNConv1d(nn.Conv1d):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,13 +58,8 @@ class WNConv1d(nn.Conv1d):
         return self._conv_forward(x, _weight_norm_weight(self), self.bias)
 
     def fused(self) -> nn.Conv1d:
-        conv = nn.Conv1d(self.in_channels, self.out_channels, self.kernel_size, self.stride, self.padding,
-                         self.dilation, self.groups, bias=self.bias is not None)
-        with torch.no_grad():
-            conv.weight.copy_(_weight_norm_weight(self))
-            if self.bias is not None:
-                conv.bias.copy_(self.bias)
-        return conv
+        return _fused(self, nn.Conv1d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
+                                      self.padding, self.dilation, self.groups, bias=self.bias is not None))
 
 
 class WNConvTranspose1d(nn.ConvTranspose1d):
@@ -68,14 +72,9 @@ class WNConvTranspose1d(nn.ConvTranspose1d):
                                   self.output_padding, self.groups, self.dilation)
 
     def fused(self) -> nn.ConvTranspose1d:
-        conv = nn.ConvTranspose1d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
-                                  self.padding, self.output_padding, self.groups,
-                                  bias=self.bias is not None, dilation=self.dilation)
-        with torch.no_grad():
-            conv.weight.copy_(_weight_norm_weight(self))
-            if self.bias is not None:
-                conv.bias.copy_(self.bias)
-        return conv
+        return _fused(self, nn.ConvTranspose1d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
+                                               self.padding, self.output_padding, self.groups,
+                                               bias=self.bias is not None, dilation=self.dilation))
 
 
 def fuse_weight_norm(module: nn.Module) -> nn.Module:

@@ -86,14 +86,13 @@ def _write_samples(run_dir: Path, pipeline: ArcPipeline, step: int, stage_name: 
     pipeline.train()
 
 
-def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Path, resume: bool) -> Path:
-    """Run (or resume) a stage; returns the run's model directory."""
+def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Path,
+          ckpt: dict | None = None) -> Path:
+    """Run a stage from ``pipeline``, or resume it from ``ckpt`` (``load_checkpoint``); returns the model dir."""
     env = distributed.setup()
     distributed.barrier(env)  # rank 0 has prepared the run directory
     run_dir = Path(run_dir)
-    ckpt = None
-    if resume:
-        ckpt = load_checkpoint(run_dir)
+    if ckpt is not None:
         if ckpt["stage_name"] != stage_name:
             raise InputError(f"{run_dir} holds a '{ckpt['stage_name']}' run, not '{stage_name}'")
         pipeline = pipeline_from_checkpoint(ckpt, run_dir)
@@ -110,7 +109,6 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
     if env.is_main:
         (run_dir / "recipe.json").write_text(json.dumps({"stage": stage_name, **asdict(opts)}, indent=2))
     metrics_path = run_dir / "metrics.csv"
-    writer = None
     bar = tqdm(total=opts.steps, initial=start, desc=f"train {stage_name}", disable=not env.is_main,
                dynamic_ncols=True)
     t0 = time.perf_counter()
