@@ -16,6 +16,8 @@ from .fileio import atomic_file
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
     """audio [channels, samples] float in [-1, 1]; appears at ``path`` only when complete."""
     data = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0).T
+    if subtype == "PCM_16":  # round x * 32767 ourselves: the native runner and the app do the same
+        data = np.rint(data * np.float32(32767.0)).astype(np.int16)
     with atomic_file(Path(path), suffix=".wav") as tmp:
         sf.write(str(tmp), data, sample_rate, subtype=subtype, format="WAV")
 

@@ -165,6 +165,34 @@ def test_adb_end_to_end_with_standin_device(standin, arm_runner, et_int8_bundle,
     assert not pushed_on_device.exists()  # --cleanup
 
 
+def test_adb_app_runner_with_standin_device(standin, monkeypatch, host_runner, et_int8_bundle, tmp_path):
+    """--runner app: the harness starts the app's BenchActivity and polls its report. The stand-in
+    answers with arc_runner (same report and WAV); the app itself cannot run here."""
+    monkeypatch.setenv("STANDIN_APP_RUNNER", str(host_runner))
+    out, wav = tmp_path / "app.json", tmp_path / "app.wav"
+    assert main(["bench", "--bundle", str(et_int8_bundle), "--device", "adb", "--runner", "app", "--runs", "2",
+                 "--warmup", "0", "--steps", "4", "--prompt", TRICKY_PROMPT, "--seconds", "1.5", "--out", str(out),
+                 "--wav", str(wav), "--cleanup"]) == 0
+    res = json.loads(out.read_text())
+    assert res["complete"] and res["device"]["runner"] == "app"
+    assert len(res["runner_report"]["runs"]) == 2 and res["runner_report"]["steps"] == 4
+    assert res["summary"]["dit_step_ms"]["n"] == 8
+    assert sf.read(wav)[0].shape == (int(1.5 * 44100), 2)
+    log = standin["log"].read_text()
+    assert ".BenchActivity" in log and "'--ei', 'runs', '2'" not in log  # extras travel in one shell string
+    assert "echo $HOME" not in log and "ünïcödé" not in log  # the prompt went as a file
+    assert not (standin["root"] / "appfiles" / "bench_bundle").exists()  # --cleanup
+
+
+def test_adb_app_runner_needs_the_app_and_adb(standin, et_int8_bundle, tmp_path, capsys):
+    assert main(["bench", "--bundle", str(et_int8_bundle), "--device", "adb", "--runner", "app",
+                 "--out", str(tmp_path / "r.json")]) == 2
+    assert "demo app (dev.arcedge.demo) is not installed" in capsys.readouterr().err
+    assert main(["bench", "--bundle", str(et_int8_bundle), "--device", "local", "--runner", "app",
+                 "--out", str(tmp_path / "r.json")]) == 2
+    assert "needs --device adb" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("env, message", [
     ({"STANDIN_ADB_STATE": "none"}, "no device found"),
     ({"STANDIN_ADB_STATE": "unauthorized"}, "is unauthorized; accept the USB debugging prompt"),

@@ -1,4 +1,5 @@
-"""Where the native runner runs: this machine, qemu-aarch64, or a phone over adb.
+"""Where the native runner runs: this machine, qemu-aarch64, or a phone over adb; or, on a phone,
+the Android demo app's benchmark entry point instead of the runner (``--runner app``).
 
 Every device gets the same things: the runner folder (binary + lib/), the bundle and a prompt
 file. The prompt only ever travels as a file: no user text is put on a command line or through
@@ -8,17 +9,24 @@ a shell, adb's included.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ArcEdgeError
 
 REMOTE_ROOT = "/data/local/tmp/arc-edge"
+APP_PACKAGE = "dev.arcedge.demo"
+APP_FILES = f"/sdcard/Android/data/{APP_PACKAGE}/files"  # the app's external files folder
+# runner option -> (am extra type, extra name); the Java bindings take no thread count
+APP_EXTRAS = {"--runs": ("--ei", "runs"), "--warmup": ("--ei", "warmup"), "--steps": ("--ei", "steps"),
+              "--seconds": ("--ef", "seconds")}
 # qemu's default "max" CPU enables SME, under which XNNPACK's int8 kernels gave wrong results here
 # (see README); an SME-less CPU model keeps the numerics checkable.
 QEMU_CPU = "max,sme=off"
@@ -150,17 +158,17 @@ class AdbDevice:
             props[key] = self._shell(f"getprop {key}").stdout.strip()
         return {"device": f"adb:{self.serial}", "emulated": False, "properties": props}
 
-    def _check(self, needed_bytes: int) -> None:
+    def _check(self, needed_bytes: int, where: str = "/data/local/tmp") -> None:
         abi = self._shell("getprop ro.product.cpu.abi").stdout.strip()
         if abi != "arm64-v8a":
-            raise DeviceError(f"device {self.serial} has ABI '{abi}'; arc_runner is built for arm64-v8a")
-        df = self._shell("df -k /data/local/tmp").stdout.strip().splitlines()
+            raise DeviceError(f"device {self.serial} has ABI '{abi}'; arc-edge targets arm64-v8a")
+        df = self._shell(f"df -k {shlex.quote(where)}").stdout.strip().splitlines()
         try:
             free_kb = int(df[-1].split()[3])
         except (IndexError, ValueError):
             raise DeviceError(f"could not read free space on {self.serial} (df said: {' '.join(df)})") from None
         if free_kb * 1024 < needed_bytes * 1.1:
-            raise DeviceError(f"device {self.serial} has {free_kb // 1024} MB free in /data/local/tmp; "
+            raise DeviceError(f"device {self.serial} has {free_kb // 1024} MB free in {where}; "
                               f"{needed_bytes // 2**20} MB are needed")
 
     def _remote_hash(self, remote: str) -> str:
@@ -176,14 +184,10 @@ class AdbDevice:
             raise DeviceError(f"adb push of {local.name} failed: {(res.stderr or res.stdout).strip().splitlines()[-1]}")
         return True
 
-    def prepare(self, runner_dir: Path, bundle: Path, prompt: str) -> None:
-        files: list[tuple[Path, str]] = [(runner_dir / "arc_runner", "arc_runner")]
-        files += [(p, f"lib/{p.name}") for p in sorted((runner_dir / "lib").iterdir())]
-        files += [(AARCH64_SYSROOT / "lib" / n, f"lib/{n}") for n in GLIBC_RUNTIME
-                  if (AARCH64_SYSROOT / "lib" / n).exists()]
-        files += [(p, f"bundle/{p.name}") for p in sorted(bundle.iterdir()) if p.is_file()]
-        self._check(sum(p.stat().st_size for p, _ in files))
-        res = self._shell(f"mkdir -p {shlex.quote(self.remote)}/lib {shlex.quote(self.remote)}/bundle")
+    def _deploy(self, files: list[tuple[Path, str]], prompt: str, prompt_name: str) -> None:
+        """Create the folders, push what changed (counted), and the prompt as a file."""
+        folders = sorted({f"{self.remote}/{Path(rel).parent}" for _, rel in files})
+        res = self._shell("mkdir -p " + " ".join(shlex.quote(f) for f in folders))
         if res.returncode != 0:
             raise DeviceError(f"cannot create {self.remote} on {self.serial}: {res.stderr.strip()}")
         self.pushed = sum(self._push(local, f"{self.remote}/{rel}") for local, rel in files)
@@ -191,7 +195,16 @@ class AdbDevice:
         with tempfile.TemporaryDirectory() as tmp:
             prompt_file = Path(tmp) / "prompt.txt"
             prompt_file.write_text(prompt, encoding="utf-8")
-            self._push(prompt_file, f"{self.remote}/prompt.txt")
+            self._push(prompt_file, f"{self.remote}/{prompt_name}")
+
+    def prepare(self, runner_dir: Path, bundle: Path, prompt: str) -> None:
+        files: list[tuple[Path, str]] = [(runner_dir / "arc_runner", "arc_runner")]
+        files += [(p, f"lib/{p.name}") for p in sorted((runner_dir / "lib").iterdir())]
+        files += [(AARCH64_SYSROOT / "lib" / n, f"lib/{n}") for n in GLIBC_RUNTIME
+                  if (AARCH64_SYSROOT / "lib" / n).exists()]
+        files += [(p, f"bundle/{p.name}") for p in sorted(bundle.iterdir()) if p.is_file()]
+        self._check(sum(p.stat().st_size for p, _ in files))
+        self._deploy(files, prompt, "prompt.txt")
         self._shell(f"chmod 755 {shlex.quote(self.remote)}/arc_runner {shlex.quote(self.remote)}/lib/ld-linux-aarch64.so.1")
 
     def run(self, options: list[str], timeout: float) -> RunResult:
@@ -209,7 +222,71 @@ class AdbDevice:
         self._shell(f"rm -rf {shlex.quote(self.remote)}")
 
 
-def open_device(spec: str):
+class AppDevice(AdbDevice):
+    """The demo app's BenchActivity on a phone (android_demo/): same report as arc_runner, measured
+    inside the app, through ExecuTorch's Android bindings. The app must be installed."""
+
+    target = None  # nothing to build or push but the bundle: the app carries its runtime
+
+    def __init__(self, serial: str | None = None, adb: str = "adb", poll_s: float = 2.0) -> None:
+        super().__init__(serial, adb)
+        self.remote = APP_FILES
+        self.poll_s = poll_s
+
+    def describe(self) -> dict:
+        return {**super().describe(), "runner": "app"}
+
+    def prepare(self, runner_dir: Path | None, bundle: Path, prompt: str) -> None:
+        if "package:" not in self._shell(f"pm path {APP_PACKAGE}").stdout:
+            raise DeviceError(f"the arc-edge demo app ({APP_PACKAGE}) is not installed on {self.serial}; "
+                              "build and install it (android_demo/README.md)")
+        files = [(p, f"bench_bundle/{p.name}") for p in sorted(bundle.iterdir()) if p.is_file()]
+        self._check(sum(p.stat().st_size for p, _ in files), self.remote)
+        self._deploy(files, prompt, "bench_prompt.txt")
+
+    def _intent_extras(self, options: list[str]) -> list[str]:
+        extras = ["--es", "bundle", f"{self.remote}/bench_bundle", "--es", "prompt_file",
+                  f"{self.remote}/bench_prompt.txt", "--es", "report", "report.json"]
+        for flag, value in zip(options[::2], options[1::2]):
+            if flag in APP_EXTRAS:
+                kind, name = APP_EXTRAS[flag]
+                extras += [kind, name, value]
+        return extras
+
+    def _report(self) -> dict | None:
+        text = self._shell(f"cat {shlex.quote(self.remote)}/report.json 2>/dev/null").stdout
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return None
+
+    def run(self, options: list[str], timeout: float) -> RunResult:
+        """Start BenchActivity, then poll its report until it says complete or failed."""
+        q = shlex.quote(self.remote)
+        start = self._shell(f"rm -f {q}/report.json {q}/out.wav && am start -W -n {APP_PACKAGE}/.BenchActivity "
+                            + " ".join(shlex.quote(a) for a in self._intent_extras(options)), 120)
+        if start.returncode != 0 or "Error" in start.stdout:
+            return RunResult(1, start.stdout, start.stderr or start.stdout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            report = self._report()
+            if report and (report.get("complete") or "error" in report):
+                ok = bool(report.get("complete"))
+                return RunResult(0 if ok else 1, "", "" if ok else f"app: {report.get('error')}")
+            time.sleep(self.poll_s)
+        self._shell(f"am force-stop {APP_PACKAGE}")
+        return RunResult(124, "", f"the app's benchmark did not finish within {timeout:.0f} s", timed_out=True)
+
+    def cleanup(self) -> None:
+        q = shlex.quote(self.remote)
+        self._shell(f"rm -rf {q}/bench_bundle {q}/bench_prompt.txt {q}/report.json {q}/out.wav")
+
+
+def open_device(spec: str, runner: str = "native"):
+    if runner == "app":
+        if spec != "adb" and not spec.startswith("adb:"):
+            raise DeviceError("--runner app runs the Android demo app, so it needs --device adb or adb:SERIAL")
+        return AppDevice(spec.split(":", 1)[1] if ":" in spec else None)
     if spec == "local":
         return LocalDevice()
     if spec == "qemu":

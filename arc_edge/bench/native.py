@@ -48,7 +48,7 @@ def bench_native(bundle: Path, device, runs: int, warmup: int, threads: int | No
     manifest = read_manifest(bundle)  # verifies hashes before anything is pushed
     if manifest["backend"] != "executorch":
         raise DeviceError(f"{bundle} is an {manifest['backend']} bundle; the native runner runs executorch bundles")
-    runner = runner_dir(device.target, log)
+    runner = runner_dir(device.target, log) if device.target else None  # the app needs no runner build
     log(f"deploying to {device.name} ...")
     device.prepare(runner, bundle, prompt)
     options = ["--runs", str(runs), "--warmup", str(warmup)]

@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="--backends: a built-in architecture with random weights (e.g. the full SAOS size)")
     p.add_argument("--work", type=Path, default=None, help="--backends: folder for exported bundles (default: temp)")
     p.add_argument("--device", default="local", help="local | qemu | adb | adb:SERIAL (default local)")
+    p.add_argument("--runner", choices=("native", "app"), default="native",
+                   help="adb only: arc_runner (native) or the installed Android demo app's benchmark entry point")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=None, help="XNNPACK threads (default: the runtime's choice)")
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.bundle is None:
         raise InputError("give --bundle DIR (native runner on a device) or --backends LIST (Python side by side)")
     previous = load_previous(args.compare) if args.compare else None
-    device = open_device(args.device)
+    device = open_device(args.device, args.runner)
     try:
         result = bench_native(args.bundle, device, args.runs, args.warmup, args.threads, args.prompt,
                               args.seconds, args.steps, args.timeout, args.wav)
