@@ -5,7 +5,8 @@
   prompt divided by the mean distance between generations of different prompts;
 - quality: Frechet distance between generated and reference (procedurally rendered) audio.
 Distances live in the analysers' feature space (standardised on the reference set): a hand-made,
-interpretable embedding, not a learned CLAP/openl3 one.
+interpretable embedding; and, with an embedder (``embedding/``, arc-edge's own CLAP-style model
+trained on the procedural data), in that learned space too, with a CLAP-style score for adherence.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 from importlib import resources
 from itertools import combinations
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
+import torch
 from scipy import linalg
 
 from .config import ModelConfig
@@ -83,26 +85,67 @@ def diversity(embeddings: np.ndarray, groups: list[int]) -> float:
     return float(np.mean(within) / max(np.mean(between), 1e-12))
 
 
+def reconstruct(runtime: Runtime, audio: np.ndarray) -> np.ndarray:
+    """VAE encode + decode of reference audio: the ceiling any generator in that latent space has."""
+    with torch.no_grad():
+        latent = runtime.encode(torch.from_numpy(np.ascontiguousarray(audio))[None])
+        return runtime.decode(latent)[0].numpy()
+
+
+class Embedder(Protocol):
+    def embed_audio(self, audio: torch.Tensor) -> torch.Tensor: ...
+
+    def embed_text(self, texts: list[str]) -> torch.Tensor: ...
+
+
+def embedding_metrics(embedder: Embedder, texts: list[str], gen: list[np.ndarray], ref: list[np.ndarray],
+                       groups: list[int]) -> dict:
+    """CLAP-style score (cosine of audio and prompt embeddings), diversity and FD in the embedding."""
+    with torch.no_grad():
+        def embed(audios):
+            return torch.cat([embedder.embed_audio(torch.from_numpy(np.asarray(a, dtype=np.float32))[None])
+                              for a in audios]).numpy()
+        g, r = embed(gen), embed(ref)
+        t = embedder.embed_text(texts).numpy()
+    multi = len(set(groups)) < len(groups)
+    return {"clap_score": float((g * t).sum(1).mean()), "reference_clap_score": float((r * t).sum(1).mean()),
+            "diversity": diversity(g, groups) if multi else None,
+            "reference_diversity": diversity(r, groups) if multi else None,
+            "frechet_distance": frechet_distance(g, r)}
+
+
 def evaluate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, prompts: list[EvalPrompt],
              n_per_prompt: int, steps: int, sampler: str, cfg_scale: float, seed: int = 0,
-             on_item: Callable[[], None] | None = None) -> dict:
+             on_item: Callable[[], None] | None = None, vae_only: bool = False,
+             embedder: Embedder | None = None) -> dict:
+    """Generate (or, with ``vae_only``, reconstruct the rendered reference) and score every item;
+    with an ``embedder``, also in its learned embedding space."""
     seconds = cfg.max_seconds
     hits: dict[str, list[bool]] = defaultdict(list)
     gen_feats, ref_feats, groups, times = [], [], [], []
+    gen_audio, ref_audio, texts = [], [], []
     rng = random.Random(seed)
     for p_index, p in enumerate(prompts):
         spec = SoundSpec(frequency=p.frequency, **p.attributes)
         for k in range(n_per_prompt):
-            req = GenerationRequest(p.prompt, seconds, steps, seed=seed * 100_003 + p_index * 101 + k,
-                                    sampler=sampler, cfg_scale=cfg_scale)
+            item_seed = seed * 100_003 + p_index * 101 + k
             t0 = time.perf_counter()
-            audio = generate(runtime, tokenizer, cfg, req).audio
+            if vae_only:
+                audio = reconstruct(runtime, render(spec, seconds, cfg.sample_rate, item_seed))
+            else:
+                req = GenerationRequest(p.prompt, seconds, steps, seed=item_seed, sampler=sampler, cfg_scale=cfg_scale)
+                audio = generate(runtime, tokenizer, cfg, req).audio
             times.append(time.perf_counter() - t0)
             for attr, ok in score(p.attributes, analyse(audio, cfg.sample_rate).attributes).items():
                 hits[attr].append(ok)
+            reference = render(spec, seconds, cfg.sample_rate, rng.randrange(1 << 30))
             gen_feats.append(features(audio, cfg.sample_rate))
-            ref_feats.append(features(render(spec, seconds, cfg.sample_rate, rng.randrange(1 << 30)), cfg.sample_rate))
+            ref_feats.append(features(reference, cfg.sample_rate))
             groups.append(p_index)
+            if embedder is not None:
+                gen_audio.append(audio)
+                ref_audio.append(reference)
+                texts.append(p.prompt)
             if on_item:
                 on_item()
     gen, ref = np.array(gen_feats), np.array(ref_feats)
@@ -111,6 +154,7 @@ def evaluate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, pro
     per_attr = {k: float(np.mean(v)) for k, v in sorted(hits.items())}
     all_hits = [h for v in hits.values() for h in v]
     return {
+        "mode": "vae reconstruction" if vae_only else "generation",
         "prompts": len(prompts), "generations": len(groups), "steps": steps, "sampler": sampler,
         "cfg_scale": cfg_scale, "seconds": round(seconds, 3),
         "adherence": {"overall": float(np.mean(all_hits)), "per_attribute": per_attr},
@@ -119,4 +163,26 @@ def evaluate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, pro
         "frechet_distance": frechet_distance(gen_z, ref_z),
         "latency_s": {"mean": float(np.mean(times)), "median": float(np.median(times))},
         "embedding": "analyser features (standardised on the reference set)",
+        "learned_embedding": (embedding_metrics(embedder, texts, gen_audio, ref_audio, groups)
+                              if embedder is not None else None),
     }
+
+
+def results_table(reports: dict[str, dict]) -> str:
+    """A markdown table of eval reports, one row per label, in the given order."""
+    attrs = sorted({k for r in reports.values() for k in r["adherence"]["per_attribute"]})
+    head = ["", "steps", "adherence", *attrs, "CLAP score", "diversity", "FD (feat.)", "FD (emb.)", "ms/gen"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def fmt(v, digits=3):
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    for label, r in reports.items():
+        e = r.get("learned_embedding") or {}
+        sampler = f"{r['steps']} {r['sampler']}" + (f" cfg {r['cfg_scale']:g}" if r["cfg_scale"] != 1 else "")
+        cells = [label, sampler, fmt(r["adherence"]["overall"]),
+                 *[fmt(r["adherence"]["per_attribute"].get(a), 2) for a in attrs],
+                 fmt(e.get("clap_score")), fmt(r["diversity"]), fmt(r["frechet_distance"], 1),
+                 fmt(e.get("frechet_distance")), fmt(r["latency_s"]["mean"] * 1e3, 0)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -6,11 +6,12 @@ import argparse
 import shutil
 from pathlib import Path
 
-STAGES = ("vae", "rf", "arc", "encode", "default")
+STAGES = ("vae", "rf", "arc", "encode", "default", "clap")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a stage (vae, rf, arc), cache latents (encode), or the default model")
+    p = sub.add_parser("train", help="train a stage (vae, rf, arc), cache latents (encode), the default model, "
+                                     "or the evaluation embedder (clap)")
     p.add_argument("stage", choices=STAGES)
     p.add_argument("--recipe", type=Path, default=None, help="TOML recipe (default: the built-in default.toml)")
     p.add_argument("--data", default="procedural",
@@ -24,7 +25,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing --out")
     p.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
     p.add_argument("--batch-size", type=int, default=None, help="override the recipe's per-process batch size")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any recipe option of the stage, TOML-valued (e.g. --set contrastive_weight=0 "
+                        "--set loss=lsgan); repeatable")
     p.set_defaults(run=run)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """["a=1", 'b="x"'] -> {"a": 1, "b": "x"}; bare words are taken as strings."""
+    import tomllib
+
+    from ..errors import InputError
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set {item!r}: write KEY=VALUE, e.g. --set contrastive_weight=0")
+        try:
+            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def _pipeline_for(args: argparse.Namespace, stage: str):
@@ -75,7 +97,8 @@ def run_stage(args: argparse.Namespace, stage: str) -> Path:
     from ..training.recipe import builtin_recipe, load_recipe
 
     recipe = args.recipe or builtin_recipe("default")
-    opts = load_recipe(recipe, stage, {"steps": args.steps, "batch_size": args.batch_size})
+    overrides = {**parse_overrides(getattr(args, "set", [])), "steps": args.steps, "batch_size": args.batch_size}
+    opts = load_recipe(recipe, stage, overrides)
     pipeline, ckpt = None, None
     if args.resume:  # read once: it holds the config the data needs and everything train() resumes
         ckpt = load_checkpoint(args.out)
@@ -101,6 +124,10 @@ def run_encode(args: argparse.Namespace) -> Path:
 
 def run_default(args: argparse.Namespace) -> Path:
     """vae -> encode -> rf -> arc with the built-in recipe, each in a sub-folder of --out."""
+    from ..errors import InputError
+
+    if args.set:
+        raise InputError("--set overrides one stage; for 'train default' write a recipe and pass --recipe FILE")
     base = args.out
     _prepare_out(argparse.Namespace(out=base, resume=args.resume, force=args.force))
 
@@ -117,7 +144,12 @@ def run_default(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.stage == "encode":
+    if args.stage == "clap":
+        from ..embedding.train import train_embedder
+
+        train_embedder(args.out, steps=args.steps or 2000, batch_size=args.batch_size or 64, force=args.force)
+        out = args.out
+    elif args.stage == "encode":
         out = run_encode(args)
     elif args.stage == "default":
         out = run_default(args)

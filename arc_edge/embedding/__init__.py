@@ -1,0 +1,1 @@
+"""arc-edge's own CLAP-style audio-text embedding (model, storage, training)."""

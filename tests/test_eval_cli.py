@@ -1,0 +1,35 @@
+"""`arc-edge eval` end to end on a tiny random model: report fields, VAE-only mode, the table."""
+
+import json
+
+from arc_edge.cli import main
+
+
+def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
+    gen, vae = tmp_path / "gen.json", tmp_path / "vae.json"
+    assert main(["eval", "--model", str(tiny_model_dir), "--limit", "3", "--n-per-prompt", "2", "--steps", "2",
+                 "--out", str(gen)]) == 0
+    r = json.loads(gen.read_text())
+    assert r["mode"] == "generation" and r["generations"] == 6 and r["steps"] == 2
+    assert set(r["adherence"]["per_attribute"]) == {"fade", "pan", "pitch", "pulse", "waveform"}
+    e = r["learned_embedding"]
+    assert -1 <= e["clap_score"] <= 1 and e["diversity"] >= 0 and e["frechet_distance"] >= 0
+    assert main(["eval", "--model", str(tiny_model_dir), "--limit", "3", "--n-per-prompt", "1", "--vae-only",
+                 "--no-embedder", "--out", str(vae)]) == 0
+    v = json.loads(vae.read_text())
+    assert v["mode"] == "vae reconstruction" and v["learned_embedding"] is None and v["diversity"] is None
+    capsys.readouterr()
+    assert main(["eval", "--table", f"random tiny={gen}", f"its VAE={vae}"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("|  | steps | adherence | fade")
+    assert table[2].startswith("| random tiny | 2 pingpong | ") and table[3].startswith("| its VAE |")
+
+
+def test_eval_refuses_bad_arguments(tiny_model_dir, tmp_path, capsys):
+    assert main(["eval", "--model", str(tiny_model_dir)]) == 2
+    assert "give --out" in capsys.readouterr().err
+    assert main(["eval", "--table", "x=/nonexistent.json"]) == 2
+    assert "LABEL=REPORT.json" in capsys.readouterr().err
+    assert main(["eval", "--model", str(tiny_model_dir), "--embedder", str(tmp_path), "--out",
+                 str(tmp_path / "r.json")]) == 2
+    assert "arc-edge train clap" in capsys.readouterr().err
