@@ -50,6 +50,20 @@ def test_contrastive_and_lsgan_losses():
     assert losses.lsgan_g_loss(torch.tensor([0.3]), torch.tensor([0.5])).item() == pytest.approx(0.25)
 
 
+def test_mid_side_term_sees_a_collapsed_stereo_image():
+    t = torch.arange(4096) / 44100
+    tone = torch.sin(2 * math.pi * 440 * t)
+    left = torch.stack((tone, 0.15 * tone))[None]
+    mono = torch.stack((0.575 * tone, 0.575 * tone))[None]  # same mid (L + R) as `left`, no side
+    # side of the prediction is 0, so its spectral convergence is exactly 1; the mid matches
+    sc_side = losses.spectral_convergence(mono[:, :1] - mono[:, 1:], left[:, :1] - left[:, 1:])
+    assert sc_side.item() == pytest.approx(1.0, abs=1e-6)
+    extra = losses.stereo_stft_loss(mono, left, mid_side_weight=2.0) - losses.multi_resolution_stft_loss(mono, left)
+    expected = 2.0 * losses.spectral_convergence(losses.mid_side(mono), losses.mid_side(left))
+    assert extra.item() == pytest.approx(expected.item(), rel=1e-5) and extra.item() > 0.5
+    assert losses.stereo_stft_loss(left, left).item() == pytest.approx(0.0, abs=1e-6)
+
+
 def test_rf_loss_targets_velocity():
     x0, eps = torch.randn(2, 3), torch.randn(2, 3)
     assert losses.rf_loss(eps - x0, x0, eps).item() == 0.0
@@ -120,7 +134,7 @@ def test_vae_steps_reduce_reconstruction_loss(tiny_cfg, tmp_path):
             return losses.multi_resolution_stft_loss(pipe.decode(pipe.encode(audio)), audio).item()
     before = eval_loss()
     for step in range(20):
-        stage.step(step_generator(0, step, 0))
+        stage.step(step_generator(0, step, 0), step)
     assert eval_loss() < before * 0.75
 
 
@@ -144,7 +158,7 @@ def test_rf_steps_reduce_loss_and_train_a_tokenizer(tiny_cfg, latent_cache, tmp_
     x0 = torch.stack([data[i]["latent"] for i in range(6)])
     before = _fixed_rf_loss(pipe, x0, data.captions)
     for step in range(25):
-        stage.step(step_generator(0, step, 0))
+        stage.step(step_generator(0, step, 0), step)
     assert _fixed_rf_loss(pipe, x0, data.captions) < before * 0.8
 
 
@@ -152,8 +166,8 @@ def test_arc_steps_teach_the_discriminator(tiny_cfg, latent_cache, tmp_path):
     pipe = _fresh(tiny_cfg)
     data = LatentDataset(latent_cache)
     stage = ARCStage(pipe, ARCOptions(batch_size=6, lr=1e-5, lr_d=2e-3), CPU, data, tmp_path, fresh=True)
-    first = [stage.step(step_generator(0, s, 0)) for s in range(3)]
-    later = [stage.step(step_generator(0, s, 0)) for s in range(3, 30)]
+    first = [stage.step(step_generator(0, s, 0), s) for s in range(3)]
+    later = [stage.step(step_generator(0, s, 0), s) for s in range(3, 30)]
     d_total = lambda ms: sum(m["d_adv"] + m["d_contrastive"] for m in ms) / len(ms)
     assert d_total(later[-5:]) < d_total(first)
     assert set(first[0]) == {"g_loss", "d_adv", "d_contrastive", "d_real_gt_fake", "d_own_gt_other"}

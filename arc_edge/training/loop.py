@@ -113,7 +113,7 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
                dynamic_ncols=True)
     t0 = time.perf_counter()
     for step in range(start, opts.steps):
-        metrics = stage.step(step_generator(opts.seed, step, env.rank))
+        metrics = stage.step(step_generator(opts.seed, step, env.rank), step)
         done = step + 1
         if done % opts.log_every == 0 or done == opts.steps:
             metrics = distributed.mean_across_ranks(metrics, env)

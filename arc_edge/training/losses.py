@@ -64,6 +64,32 @@ def multi_resolution_stft_loss(pred: torch.Tensor, target: torch.Tensor,
     return total / len(ffts)
 
 
+def spectral_convergence(pred: torch.Tensor, target: torch.Tensor, ffts: tuple[int, ...] = (2048, 512, 128)
+                         ) -> torch.Tensor:
+    """||T - P|| / ||T|| of STFT magnitudes over the whole batch, averaged over resolutions."""
+    total = pred.new_zeros(())
+    for n_fft in ffts:
+        p, t = _stft_mag(pred, n_fft), _stft_mag(target, n_fft)
+        total = total + torch.linalg.norm(t - p) / torch.linalg.norm(t)
+    return total / len(ffts)
+
+
+def mid_side(x: torch.Tensor) -> torch.Tensor:
+    """Stereo [B, 2, T] -> [B, 2, T] of L + R and L - R."""
+    return torch.stack((x[:, 0] + x[:, 1], x[:, 0] - x[:, 1]), dim=1)
+
+
+def stereo_stft_loss(pred: torch.Tensor, target: torch.Tensor, ffts: tuple[int, ...] = (2048, 512, 128),
+                     mid_side_weight: float = 1.0) -> torch.Tensor:
+    """Per-channel spectral loss plus spectral convergence on mid (L+R) and side (L-R): the side term
+    is what makes the decoder keep the stereo image (pan). No log term on mid/side: the side of a
+    centred sound is exactly zero, and a log-magnitude loss towards zero swamps everything else."""
+    loss = multi_resolution_stft_loss(pred, target, ffts)
+    if mid_side_weight > 0 and pred.shape[1] == 2:
+        loss = loss + mid_side_weight * spectral_convergence(mid_side(pred), mid_side(target), ffts)
+    return loss
+
+
 def vae_kl(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     var = std ** 2
     return 0.5 * (mean ** 2 + var - var.log() - 1).sum(1).mean()

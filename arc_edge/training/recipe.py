@@ -29,6 +29,8 @@ class VAEOptions(CommonOptions):
     crop: int = 32768  # samples per training crop
     kl_weight: float = 1e-4
     ffts: list[int] = field(default_factory=lambda: [2048, 512, 128])
+    mid_side_weight: float = 1.0  # spectral convergence on L+R and L-R as well (keeps the pan)
+    mid_side_from_step: int = 0  # switch the mid/side term on here (a per-channel-only warm-up before)
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The three training stages. Each owns its trainable modules, optimizers and EMA, and exposes
-``step`` (one update, returns metrics), ``state``/``load_state`` (for checkpoints) and
+``step`` (update number ``index``, returns metrics), ``state``/``load_state`` (for checkpoints) and
 ``export_pipeline`` (the weights to ship: EMA where there is one)."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class VAEStage:
         self.objective = wrap(_VAEObjective(pipeline).train(), env)
         self.opt = _adamw(self.objective, opts.lr, opts.weight_decay)
 
-    def step(self, gen: torch.Generator) -> dict[str, float]:
+    def step(self, gen: torch.Generator, index: int) -> dict[str, float]:
         audio = draw_batch(self.data, self.opts.batch_size, gen)["audio"].to(self.env.device)
         crop = min(self.opts.crop, audio.shape[-1])
         start = int(torch.randint(audio.shape[-1] - crop + 1, (1,), generator=gen))
@@ -60,7 +60,8 @@ class VAEStage:
         z_shape = (audio.shape[0], self.pipeline.cfg.latent_dim, crop // self.pipeline.cfg.downsampling_ratio)
         noise = torch.randn(z_shape, generator=gen).to(self.env.device)
         recon, mean, std = self.objective(audio, noise)
-        spec = losses.multi_resolution_stft_loss(recon, audio, tuple(self.opts.ffts))
+        ms_weight = self.opts.mid_side_weight if index >= self.opts.mid_side_from_step else 0.0
+        spec = losses.stereo_stft_loss(recon, audio, tuple(self.opts.ffts), ms_weight)
         kl = losses.vae_kl(mean, std)
         loss = spec + self.opts.kl_weight * kl
         self.opt.zero_grad(set_to_none=True)
@@ -134,7 +135,7 @@ class RFStage:
         self.pipeline.text_encoder = TextEncoder.from_config(copy.deepcopy(t5.config)).to(self.env.device)
         self.pipeline.tokenizer = tokenizer
 
-    def step(self, gen: torch.Generator) -> dict[str, float]:
+    def step(self, gen: torch.Generator, index: int) -> dict[str, float]:
         batch = draw_batch(self.data, self.opts.batch_size, gen)
         dev = self.env.device
         x0 = _latents(batch, self.pipeline, gen, dev)
@@ -192,7 +193,7 @@ class ARCStage:
         else:
             raise ValueError(f"unknown ARC loss '{opts.loss}'; use relativistic or lsgan")
 
-    def step(self, gen: torch.Generator) -> dict[str, float]:
+    def step(self, gen: torch.Generator, index: int) -> dict[str, float]:
         o, dev = self.opts, self.env.device
         batch = draw_batch(self.data, o.batch_size, gen)
         x0 = _latents(batch, self.pipeline, gen, dev)
