@@ -23,7 +23,6 @@ from typing import Callable, Protocol
 
 import numpy as np
 import torch
-from scipy import linalg
 
 from .config import ModelConfig
 from .data.analysis import analyse, harmonic_ratios, score
@@ -67,11 +66,15 @@ def features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """||mu_a - mu_b||^2 + tr(Ca + Cb - 2 (Ca Cb)^1/2), with tr (Ca Cb)^1/2 taken as the trace of the
+    symmetric square root of Ca^1/2 Cb Ca^1/2 (same value; stays real and finite for singular Cs)."""
     mu_a, mu_b = a.mean(0), b.mean(0)
-    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(ca @ cb)
-    covmean = covmean.real if np.iscomplexobj(covmean) else covmean
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca + cb - 2 * covmean))
+    ca, cb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    w, v = np.linalg.eigh(ca)
+    sqrt_ca = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    m = sqrt_ca @ cb @ sqrt_ca
+    tr_covmean = float(np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0.0, None)).sum())
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * tr_covmean)
 
 
 def diversity(embeddings: np.ndarray, groups: list[int]) -> float:

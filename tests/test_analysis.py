@@ -67,3 +67,15 @@ def test_feature_vector_and_heldout_prompts():
     t = np.arange(SR) / SR
     f = features(np.stack([np.sin(2 * np.pi * 300 * t)] * 2) * 0.3, SR)
     assert f.shape == (10,) and f[0] == pytest.approx(np.log(300), abs=0.01)
+
+
+def test_frechet_distance_matches_scipy_and_survives_singular_covariances():
+    from scipy import linalg
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(200, 5)), rng.normal(size=(200, 5)) * 1.5 + 0.3
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    expected = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * linalg.sqrtm(ca @ cb).real)
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
+    singular = np.column_stack([a[:, 0], a[:, 0], np.zeros(200)])  # rank 1: scipy's sqrtm can fail here
+    assert np.isfinite(frechet_distance(singular, b[:, :3]))

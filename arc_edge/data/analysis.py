@@ -100,7 +100,8 @@ def f0_autocorrelation(segment: np.ndarray, sr: int, fmin: float = 60.0, fmax: f
     if 1 <= lag < n - 1:  # parabolic refinement
         a, b, c = ac[lag - 1], ac[lag], ac[lag + 1]
         denom = a - 2 * b + c
-        shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
+        # a flat or noisy peak can put the vertex far away: stay within half a sample of the peak
+        shift = float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5)) if denom != 0 else 0.0
     else:
         shift = 0.0
     return float(sr / (lag + shift)), float(min(ac[lag], 1.0))
