@@ -183,6 +183,8 @@ def results_table(reports: dict[str, dict]) -> str:
     for label, r in reports.items():
         e = r.get("learned_embedding") or {}
         sampler = f"{r['steps']} {r['sampler']}" + (f" cfg {r['cfg_scale']:g}" if r["cfg_scale"] != 1 else "")
+        if r.get("mode") == "vae reconstruction":
+            sampler = "-"
         cells = [label, sampler, fmt(r["adherence"]["overall"]),
                  *[fmt(r["adherence"]["per_attribute"].get(a), 2) for a in attrs],
                  fmt(e.get("clap_score")), fmt(r["diversity"]), fmt(r["frechet_distance"], 1),
