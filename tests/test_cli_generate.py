@@ -95,3 +95,17 @@ def test_info_reports_official_counts(capsys):
     assert run_cli("info", "--config", "saos") == 0
     out = capsys.readouterr().out
     assert "340,879,488" in out and "78,122,626" in out and "497,190,274" in out
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    import os
+
+    from arc_edge.fileio import atomic_file
+
+    old = os.umask(0o022)
+    try:
+        with atomic_file(tmp_path / "out.json") as tmp:
+            tmp.write_text("{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o644  # mkstemp alone would give 0o600
