@@ -53,25 +53,28 @@ def _stft_mag(x: torch.Tensor, n_fft: int) -> torch.Tensor:
     return spec.abs().clamp_min(1e-5)
 
 
+def _mean_over_resolutions(pred: torch.Tensor, target: torch.Tensor, ffts: tuple[int, ...], term) -> torch.Tensor:
+    """Mean over STFT sizes of ``term(pred magnitudes, target magnitudes)``."""
+    total = pred.new_zeros(())
+    for n_fft in ffts:
+        total = total + term(_stft_mag(pred, n_fft), _stft_mag(target, n_fft))
+    return total / len(ffts)
+
+
+def _convergence(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.norm(t - p) / torch.linalg.norm(t)
+
+
 def multi_resolution_stft_loss(pred: torch.Tensor, target: torch.Tensor,
                                ffts: tuple[int, ...] = (2048, 512, 128)) -> torch.Tensor:
     """Spectral convergence + log-magnitude L1, averaged over resolutions (per channel)."""
-    total = pred.new_zeros(())
-    for n_fft in ffts:
-        p, t = _stft_mag(pred, n_fft), _stft_mag(target, n_fft)
-        sc = torch.linalg.norm(t - p) / torch.linalg.norm(t)
-        total = total + sc + F.l1_loss(p.log(), t.log())
-    return total / len(ffts)
+    return _mean_over_resolutions(pred, target, ffts, lambda p, t: _convergence(p, t) + F.l1_loss(p.log(), t.log()))
 
 
 def spectral_convergence(pred: torch.Tensor, target: torch.Tensor, ffts: tuple[int, ...] = (2048, 512, 128)
                          ) -> torch.Tensor:
     """||T - P|| / ||T|| of STFT magnitudes over the whole batch, averaged over resolutions."""
-    total = pred.new_zeros(())
-    for n_fft in ffts:
-        p, t = _stft_mag(pred, n_fft), _stft_mag(target, n_fft)
-        total = total + torch.linalg.norm(t - p) / torch.linalg.norm(t)
-    return total / len(ffts)
+    return _mean_over_resolutions(pred, target, ffts, _convergence)
 
 
 def mid_side(x: torch.Tensor) -> torch.Tensor:

@@ -34,12 +34,6 @@ public final class Manifest {
       this.shape = shape;
       this.dtype = dtype;
     }
-
-    public long numel() {
-      long n = 1;
-      for (long d : shape) n *= d;
-      return n;
-    }
   }
 
   /** One graph file with its inputs and outputs in call order. */

@@ -29,7 +29,6 @@ public final class SentencePiece {
   private static final String REPLACEMENT = latin1("\uFFFD");
 
   private final Map<String, Integer> pieceIds = new HashMap<>();
-  private final List<String> pieces = new ArrayList<>();
   private final List<Float> scores = new ArrayList<>();
   private final List<Integer> types = new ArrayList<>();
   private int unkId = -1;
@@ -56,7 +55,7 @@ public final class SentencePiece {
       else if (tag == 3) sp.readNormalizerSpec(proto.message());
       else proto.skip();
     }
-    if (sp.pieces.isEmpty()) throw new IllegalArgumentException("not a SentencePiece model (no pieces)");
+    if (sp.types.isEmpty()) throw new IllegalArgumentException("not a SentencePiece model (no pieces)");
     if (sp.unkId < 0) throw new IllegalArgumentException("the SentencePiece model defines no <unk> piece");
     return sp;
   }
@@ -72,8 +71,7 @@ public final class SentencePiece {
       else if (tag == 3) type = (int) p.varint();
       else p.skip();
     }
-    int id = pieces.size();
-    pieces.add(piece);
+    int id = types.size();
     scores.add(score);
     types.add(type);
     if (type == UNKNOWN) unkId = id;
@@ -128,14 +126,6 @@ public final class SentencePiece {
     for (int i = 0; i < charsmapTrie.length; i++) charsmapTrie[i] = buf.getInt();
     charsmapStrings = new byte[blob.length - 4 - trieBytes];
     buf.get(charsmapStrings);
-  }
-
-  public int size() {
-    return pieces.size();
-  }
-
-  public String idToPiece(int id) {
-    return new String(pieces.get(id).getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
   }
 
   /** The piece ids for {@code text}, exactly as sentencepiece's EncodeAsIds. */
