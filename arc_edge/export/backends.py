@@ -15,6 +15,7 @@ from torch import nn
 
 from .graphs import GraphDef
 from .recipes import GraphRecipe
+from .xnnpack_rewrites import xnnpack_friendly
 
 RunFn = Callable[[list[torch.Tensor]], list[torch.Tensor]]
 
@@ -35,16 +36,8 @@ class ExecuTorchBackend:
     suffix = ".pte"
 
     def export(self, graph: GraphDef, recipe: GraphRecipe, args: tuple[torch.Tensor, ...], path: Path) -> None:
-        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-        from executorch.exir import to_edge_transform_and_lower
-
-        with torch.no_grad():
-            module = graph.module
-            if recipe.quant == "int8_dynamic":
-                module = _pt2e_dynamic_int8(module, args, recipe.modules)
-            program = torch.export.export(module, args, strict=False)
-            lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
-            path.write_bytes(lowered.to_executorch().buffer)
+        with torch.no_grad():  # the model's weights may be inference tensors
+            path.write_bytes(lower_to_xnnpack(graph.module, recipe, args).to_executorch().buffer)
 
     def load(self, path: Path, threads: int | None = None) -> RunFn:
         from executorch.runtime import Runtime
@@ -52,6 +45,19 @@ class ExecuTorchBackend:
         with _native_stderr_silenced():  # the runtime's cpuinfo probe prints to fd 2 on first use
             method = Runtime.get().load_program(str(path)).load_method("forward")
         return lambda inputs: list(method.execute([t.contiguous() for t in inputs]))
+
+
+def lower_to_xnnpack(module: nn.Module, recipe: GraphRecipe, args: tuple[torch.Tensor, ...]):
+    """-> the EdgeProgramManager of ``module`` quantised per ``recipe`` and delegated to XNNPACK."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    with torch.no_grad():
+        module = xnnpack_friendly(module)
+        if recipe.quant == "int8_dynamic":
+            module = _pt2e_dynamic_int8(module, args, recipe.modules)
+        program = torch.export.export(module, args, strict=False)
+        return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
 
 
 @contextlib.contextmanager

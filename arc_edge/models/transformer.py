@@ -32,8 +32,14 @@ class RotaryEmbedding(nn.Module):
         return torch.cat((freqs, freqs), dim=-1)
 
 
+def split_last(t: torch.Tensor, parts: int) -> tuple[torch.Tensor, ...]:
+    """Equal parts of the last dim, as slices: XNNPACK lowers slices, not the split that chunk becomes."""
+    size = t.shape[-1] // parts
+    return tuple(t[..., i * size:(i + 1) * size] for i in range(parts))
+
+
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x.chunk(2, dim=-1)
+    x1, x2 = split_last(x, 2)
     return torch.cat((-x2, x1), dim=-1)
 
 
@@ -61,6 +67,7 @@ class Attention(nn.Module):
         self.to_out = nn.Linear(dim, dim, bias=False)
         self.q_norm = nn.LayerNorm(head_dim, elementwise_affine=True, eps=1e-6)
         self.k_norm = nn.LayerNorm(head_dim, elementwise_affine=True, eps=1e-6)
+        self.attend = F.scaled_dot_product_attention  # (q, k, v) -> out; export swaps in explicit math
 
     def _heads(self, t: torch.Tensor) -> torch.Tensor:
         b, n, _ = t.shape
@@ -70,14 +77,14 @@ class Attention(nn.Module):
                 rotary: torch.Tensor | None = None) -> torch.Tensor:
         if self.is_cross:
             q = self.to_q(x)
-            k, v = self.to_kv(context).chunk(2, dim=-1)
+            k, v = split_last(self.to_kv(context), 2)
         else:
-            q, k, v = self.to_qkv(x).chunk(3, dim=-1)
+            q, k, v = split_last(self.to_qkv(x), 3)
         q, k, v = self._heads(q), self._heads(k), self._heads(v)
         q, k = self.q_norm(q), self.k_norm(k)
         if rotary is not None:
             q, k = apply_rotary(q, rotary), apply_rotary(k, rotary)
-        out = F.scaled_dot_product_attention(q, k, v)
+        out = self.attend(q, k, v)
         b, h, n, d = out.shape
         return self.to_out(out.transpose(1, 2).reshape(b, n, h * d))
 
@@ -88,7 +95,7 @@ class GLU(nn.Module):
         self.proj = nn.Linear(dim, 2 * inner)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, gate = self.proj(x).chunk(2, dim=-1)
+        x, gate = split_last(self.proj(x), 2)
         return x * F.silu(gate)
 
 
