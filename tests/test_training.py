@@ -119,6 +119,52 @@ def test_latent_cache_round_trip(latent_cache, tiny_cfg):
     assert ds.caption(2) == ProceduralDataset(6, tiny_cfg.sample_size, tiny_cfg.sample_rate).caption(2)
 
 
+def test_log_floor_bounds_the_log_term_of_empty_bins():
+    t = torch.arange(4096) / 44100
+    tone = torch.sin(2 * math.pi * 440 * t)[None, None]
+    hiss = tone + 1e-3 * torch.randn(tone.shape, generator=torch.Generator().manual_seed(0))
+    # a faint noise floor in the tone's empty bins costs a lot under a 1e-5 floor, almost nothing
+    # under a 1e-1 floor (the convergence term is the same in both)
+    low = losses.multi_resolution_stft_loss(hiss, tone, log_floor=1e-5).item()
+    high = losses.multi_resolution_stft_loss(hiss, tone, log_floor=1e-1).item()
+    convergence = losses.spectral_convergence(hiss, tone).item()
+    assert low - convergence > 1.0 and high - convergence < 0.05
+
+
+def test_envelope_loss_measures_level_not_phase():
+    t = torch.arange(8192) / 44100
+    f = 44100 * 10 / 1024  # whole periods per 1024-sample frame: frame RMS is the same at any phase
+    tone = torch.sin(2 * math.pi * f * t)[None, None]
+    shifted = torch.sin(2 * math.pi * f * t + 1.0)[None, None]
+    assert losses.envelope_loss(0.5 * tone, tone).item() == pytest.approx(math.log(2), rel=1e-4)
+    assert losses.envelope_loss(shifted, tone).item() < 1e-3
+
+
+def test_log_mel_loss_is_smaller_for_a_nearby_partial():
+    from arc_edge.melscale import mel_filterbank
+
+    fb = mel_filterbank(44100, 2048, 64, 40.0, 22050.0)
+    t = torch.arange(16384) / 44100
+
+    def tone(f):
+        return torch.sin(2 * math.pi * f * t)[None, None]
+    near, far = losses.log_mel_loss(tone(470), tone(440), fb), losses.log_mel_loss(tone(1500), tone(440), fb)
+    assert losses.log_mel_loss(tone(440), tone(440), fb).item() == 0.0
+    assert 0 < near.item() < 0.5 * far.item()
+
+
+def test_fresh_vae_stage_starts_with_a_narrow_posterior(tiny_cfg, tmp_path):
+    pipe = _fresh(tiny_cfg)
+    data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)
+    VAEStage(pipe, VAEOptions(init="signal_preserving", initial_scale_bias=-4.0), CPU, data, tmp_path, fresh=True)
+    bias = pipe.pretransform.model.encoder.layers[-1].bias
+    half = bias.shape[0] // 2
+    assert torch.all(bias[half:] == -4.0) and not torch.all(bias[:half] == -4.0)
+    resumed = _fresh(tiny_cfg)
+    VAEStage(resumed, VAEOptions(init="signal_preserving", initial_scale_bias=-4.0), CPU, data, tmp_path, fresh=False)
+    assert not torch.any(resumed.pretransform.model.encoder.layers[-1].bias == -4.0)
+
+
 def _fresh(tiny_cfg):
     return random_pipeline(tiny_cfg, seed=0).train()
 

@@ -14,10 +14,11 @@ import re
 import zlib
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..melscale import mel_filterbank
 
 
 @dataclass(frozen=True)
@@ -40,21 +41,6 @@ class EmbedderConfig:
         return cls(**{**raw, "channels": tuple(raw["channels"])})
 
 
-def mel_filterbank(cfg: EmbedderConfig) -> torch.Tensor:
-    """[n_mels, n_fft // 2 + 1] triangular filters on the HTK mel scale."""
-    def to_mel(f):
-        return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
-
-    def to_hz(m):
-        return 700.0 * (10.0 ** (np.asarray(m) / 2595.0) - 1.0)
-
-    freqs = np.linspace(0, cfg.sample_rate / 2, cfg.n_fft // 2 + 1)
-    edges = to_hz(np.linspace(to_mel(cfg.fmin), to_mel(cfg.fmax), cfg.n_mels + 2))
-    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    fb = np.maximum(0.0, np.minimum((freqs - lower) / (centre - lower), (upper - freqs) / (upper - centre)))
-    return torch.from_numpy(fb.astype(np.float32))
-
-
 def text_features(text: str, buckets: int) -> list[int]:
     """Bucket ids of the lower-cased words and their character trigrams (crc32: stable across runs)."""
     ids = []
@@ -69,7 +55,8 @@ class AudioTextEmbedder(nn.Module):
     def __init__(self, cfg: EmbedderConfig = EmbedderConfig()):
         super().__init__()
         self.cfg = cfg
-        self.register_buffer("mel", mel_filterbank(cfg), persistent=False)
+        self.register_buffer("mel", mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax),
+                             persistent=False)
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
         layers, c_in = [], 2
         for c in cfg.channels:

@@ -136,6 +136,26 @@ class DecoderBlock(nn.Module):
         return self.layers(x)
 
 
+def signal_preserving_init(module: nn.Module, residual_gain: float = 0.1, output_gain: float = 0.1) -> None:
+    """Re-initialise every weight-normed conv of an encoder or decoder for training from scratch:
+    unit gain per conv (std 1 / sqrt(fan-in)), residual branches scaled by ``residual_gain``, the
+    last conv by ``output_gain``, zero biases. With torch's default init the signal shrinks by about
+    half per conv while every SnakeBeta adds a constant, so a fresh decoder's output is ~90% the same
+    for every latent and training spends its first hundreds of steps on one average sound."""
+    branch_ends = {id(m.layers[-1]) for m in module.modules() if isinstance(m, ResidualUnit)}
+    convs = [m for m in module.modules() if isinstance(m, (WNConv1d, WNConvTranspose1d))]
+    for conv in convs:
+        v = conv.weight_v
+        # a transposed conv's output sums in_channels * kernel / stride terms
+        fan_in = v.shape[0] * v.shape[2] / conv.stride[0] if isinstance(conv, WNConvTranspose1d) else v.shape[1] * v.shape[2]
+        gain = residual_gain if id(conv) in branch_ends else output_gain if conv is convs[-1] else 1.0
+        with torch.no_grad():
+            v.normal_(0.0, gain / math.sqrt(fan_in))
+            conv.weight_g.copy_(v.norm(dim=(1, 2), keepdim=True))
+            if conv.bias is not None:
+                conv.bias.zero_()
+
+
 class OobleckEncoder(nn.Module):
     def __init__(self, cfg: OobleckConfig):
         super().__init__()

@@ -66,9 +66,15 @@ def _convergence(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def multi_resolution_stft_loss(pred: torch.Tensor, target: torch.Tensor,
-                               ffts: tuple[int, ...] = (2048, 512, 128)) -> torch.Tensor:
-    """Spectral convergence + log-magnitude L1, averaged over resolutions (per channel)."""
-    return _mean_over_resolutions(pred, target, ffts, lambda p, t: _convergence(p, t) + F.l1_loss(p.log(), t.log()))
+                               ffts: tuple[int, ...] = (2048, 512, 128), log_floor: float = 1e-5) -> torch.Tensor:
+    """Spectral convergence + log-magnitude L1, averaged over resolutions (per channel).
+
+    ``log_floor`` bounds the log term from below. Procedural tones leave most STFT bins empty; with
+    a tiny floor the log term is dominated by how silent those bins are, which a small decoder
+    satisfies best by turning its whole output down."""
+    def term(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return _convergence(p, t) + F.l1_loss(p.clamp_min(log_floor).log(), t.clamp_min(log_floor).log())
+    return _mean_over_resolutions(pred, target, ffts, term)
 
 
 def spectral_convergence(pred: torch.Tensor, target: torch.Tensor, ffts: tuple[int, ...] = (2048, 512, 128)
@@ -83,14 +89,34 @@ def mid_side(x: torch.Tensor) -> torch.Tensor:
 
 
 def stereo_stft_loss(pred: torch.Tensor, target: torch.Tensor, ffts: tuple[int, ...] = (2048, 512, 128),
-                     mid_side_weight: float = 1.0) -> torch.Tensor:
+                     mid_side_weight: float = 1.0, log_floor: float = 1e-5) -> torch.Tensor:
     """Per-channel spectral loss plus spectral convergence on mid (L+R) and side (L-R): the side term
     is what makes the decoder keep the stereo image (pan). No log term on mid/side: the side of a
     centred sound is exactly zero, and a log-magnitude loss towards zero swamps everything else."""
-    loss = multi_resolution_stft_loss(pred, target, ffts)
+    loss = multi_resolution_stft_loss(pred, target, ffts, log_floor)
     if mid_side_weight > 0 and pred.shape[1] == 2:
         loss = loss + mid_side_weight * spectral_convergence(mid_side(pred), mid_side(target), ffts)
     return loss
+
+
+def envelope_loss(pred: torch.Tensor, target: torch.Tensor, frame: int = 1024) -> torch.Tensor:
+    """L1 between per-channel log-RMS envelopes (frames of ``frame`` samples). It measures loudness,
+    pan, pulsing and fades whatever the phase or exact frequency, so it rewards the right level
+    even while the decoder cannot yet place the partials, where the spectral terms favour silence."""
+    def log_rms(x: torch.Tensor) -> torch.Tensor:
+        frames = x.shape[-1] // frame
+        power = x[..., :frames * frame].reshape(*x.shape[:-1], frames, frame).pow(2).mean(-1)
+        return 0.5 * (power + 1e-6).log()
+    return F.l1_loss(log_rms(pred), log_rms(target))
+
+
+def log_mel_loss(pred: torch.Tensor, target: torch.Tensor, filterbank: torch.Tensor) -> torch.Tensor:
+    """L1 between log-mel spectrograms (per channel; n_fft from the filterbank, hop n_fft / 4). Mel
+    bands overlap, so a partial near but not at its target still moves the loss towards it."""
+    n_fft = 2 * (filterbank.shape[1] - 1)
+    def log_mel(x: torch.Tensor) -> torch.Tensor:
+        return (filterbank @ _stft_mag(x, n_fft) + 1e-5).log()
+    return F.l1_loss(log_mel(pred), log_mel(target))
 
 
 def vae_kl(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,13 @@ class VAEOptions(CommonOptions):
     ffts: list[int] = field(default_factory=lambda: [2048, 512, 128])
     mid_side_weight: float = 1.0  # spectral convergence on L+R and L-R as well (keeps the pan)
     mid_side_from_step: int = 0  # switch the mid/side term on here (a per-channel-only warm-up before)
+    log_floor: float = 1e-5  # STFT magnitude floor of the log-magnitude term
+    envelope_weight: float = 0.0  # log-RMS envelope L1 (loudness, pan, pulsing, fades)
+    mel_weight: float = 0.0  # log-mel L1 (64 bands, n_fft 2048)
+    # "torch": torch's default conv init (what the bundled model used); "signal_preserving": unit-gain
+    # convs and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init
+    init: str = "torch"
+    initial_scale_bias: float = -4.0
 
 
 @dataclass

@@ -10,8 +10,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import ConfigError
+from ..melscale import mel_filterbank
 from ..models.conditioners import TextEncoder
-from ..models.oobleck import vae_split
+from ..models.oobleck import signal_preserving_init, vae_split
 from ..models.pipeline import ArcPipeline
 from ..tokenizer import PromptTokenizer, train_tokenizer
 from . import losses
@@ -44,13 +46,30 @@ class _VAEObjective(nn.Module):
         return self.vae.decoder(mean + std * noise), mean, std
 
 
+def _narrow_posterior(encoder: nn.Module, scale_bias: float) -> None:
+    """Start the posterior's std small (softplus(scale_bias)): with the default init the latent
+    noise (std ~0.7) drowns the means, and the decoder learns one average sound for every input
+    for the first hundreds of steps before it starts to read the latent."""
+    final = encoder.layers[-1]
+    with torch.no_grad():
+        final.bias[final.bias.shape[0] // 2:] = scale_bias
+
+
 class VAEStage:
     name = "vae"
 
     def __init__(self, pipeline: ArcPipeline, opts: VAEOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
         self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
+        if opts.init not in ("torch", "signal_preserving"):
+            raise ConfigError(f"unknown VAE init {opts.init!r}; use 'torch' or 'signal_preserving'")
+        if fresh and opts.init == "signal_preserving":
+            vae = pipeline.pretransform.model
+            signal_preserving_init(vae.encoder, output_gain=1.0)
+            signal_preserving_init(vae.decoder)
+            _narrow_posterior(vae.encoder, opts.initial_scale_bias)
         self.objective = wrap(_VAEObjective(pipeline).train(), env)
         self.opt = _adamw(self.objective, opts.lr, opts.weight_decay)
+        self.mel = mel_filterbank(pipeline.cfg.sample_rate, 2048, 64, 40.0, pipeline.cfg.sample_rate / 2).to(env.device)
 
     def step(self, gen: torch.Generator, index: int) -> dict[str, float]:
         audio = draw_batch(self.data, self.opts.batch_size, gen)["audio"].to(self.env.device)
@@ -61,9 +80,14 @@ class VAEStage:
         noise = torch.randn(z_shape, generator=gen).to(self.env.device)
         recon, mean, std = self.objective(audio, noise)
         ms_weight = self.opts.mid_side_weight if index >= self.opts.mid_side_from_step else 0.0
-        spec = losses.stereo_stft_loss(recon, audio, tuple(self.opts.ffts), ms_weight)
+        spec = losses.stereo_stft_loss(recon, audio, tuple(self.opts.ffts), ms_weight, self.opts.log_floor)
+        recon_loss = spec
+        if self.opts.envelope_weight > 0:
+            recon_loss = recon_loss + self.opts.envelope_weight * losses.envelope_loss(recon, audio)
+        if self.opts.mel_weight > 0:
+            recon_loss = recon_loss + self.opts.mel_weight * losses.log_mel_loss(recon, audio, self.mel)
         kl = losses.vae_kl(mean, std)
-        loss = spec + self.opts.kl_weight * kl
+        loss = recon_loss + self.opts.kl_weight * kl
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.objective.parameters(), 1.0)
