@@ -130,7 +130,7 @@ def test_partial_rotary_matches_complex_rotation():
     inv_freq = 1.0 / (10000 ** (torch.arange(0, rot, 2).float() / rot))
     freqs = torch.arange(n).float()[:, None] * inv_freq[None]
     angles = torch.cat((freqs, freqs), dim=-1)
-    out = apply_rotary(x, angles)
+    out = apply_rotary(x, angles.cos(), angles.sin())
     # NeoX rotate-half pairs dim i with dim i + rot/2: rotate that pair as a complex number.
     half = rot // 2
     z = torch.complex(x[..., :half], x[..., half:rot]) * torch.polar(torch.ones_like(freqs), freqs)

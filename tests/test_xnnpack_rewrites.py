@@ -3,7 +3,12 @@
 import torch
 import torch.nn.functional as F
 
-from arc_edge.export.xnnpack_rewrites import ExplicitAttention, FoldedSnake, LinearLayerNorm, xnnpack_friendly
+from arc_edge.export.xnnpack_rewrites import (
+    ExplicitAttention,
+    FoldedSnake,
+    LinearLayerNorm,
+    xnnpack_friendly,
+)
 from arc_edge.models.oobleck import SnakeBeta
 from arc_edge.models.transformer import Attention, LayerNorm
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,6 +19,7 @@ from ..sampling import draw_noise, pingpong_schedule
 from .backends import BACKENDS
 from .bundle import FORMAT, FORMAT_VERSION, MANIFEST, BundleRuntime, sha256_file
 from .graphs import GraphDef, graph_defs
+from .lowering import LoweringJob, lower_graphs
 from .parity import compare, snr_db
 from .recipes import ExportRecipe
 
@@ -111,14 +111,13 @@ def export_bundle(pipeline: ArcPipeline, out_dir: Path, opts: ExportOptions, for
     }
     with atomic_dir(Path(out_dir), force=force) as tmp:
         shutil.copyfile(pipeline.tokenizer.model_file, tmp / "spiece.model")
+        jobs = [LoweringJob(g, opts.recipe.graphs[g.name], _example_args(g, ref), tmp / (g.name + backend.suffix))
+                for g in graphs]
+        manifest["export_seconds"] = lower_graphs(opts.backend, jobs, offload="dit", log=log)
         failures = []
         for graph in graphs:
             recipe = opts.recipe.graphs[graph.name]
             fname = graph.name + backend.suffix
-            t0 = time.perf_counter()
-            log(f"exporting {graph.name} ({recipe.quant}) to {opts.backend} ...")
-            backend.export(graph, recipe, _example_args(graph, ref), tmp / fname)
-            manifest["export_seconds"][graph.name] = round(time.perf_counter() - t0, 2)
             with torch.inference_mode():
                 parity = _graph_parity(graph.name, backend.load(tmp / fname), ref, pipeline)
             parity["min_snr_db"] = recipe.min_snr_db

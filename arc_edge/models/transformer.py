@@ -43,14 +43,17 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x2, x1), dim=-1)
 
 
-def apply_rotary(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-    """Rotate the first ``angles.shape[-1]`` dims of each head; the rest pass through."""
-    rot = angles.shape[-1]
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate the first ``cos.shape[-1]`` dims of each head (in fp32); the rest pass through.
+    cos/sin of the angles come from the caller, once per forward rather than once per head tensor."""
+    rot = cos.shape[-1]
     dtype = x.dtype
-    x = x.float()
+    if dtype != torch.float32:  # an unconditional cast would leave no-op copies in exported graphs
+        x = x.float()
     head, tail = x[..., :rot], x[..., rot:]
-    head = head * angles.cos() + _rotate_half(head) * angles.sin()
-    return torch.cat((head, tail), dim=-1).to(dtype)
+    head = head * cos + _rotate_half(head) * sin
+    out = torch.cat((head, tail), dim=-1)
+    return out if dtype == torch.float32 else out.to(dtype)
 
 
 class Attention(nn.Module):
@@ -74,7 +77,7 @@ class Attention(nn.Module):
         return t.reshape(b, n, self.heads, self.head_dim).transpose(1, 2)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
-                rotary: torch.Tensor | None = None) -> torch.Tensor:
+                rotary: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         if self.is_cross:
             q = self.to_q(x)
             k, v = split_last(self.to_kv(context), 2)
@@ -83,7 +86,7 @@ class Attention(nn.Module):
         q, k, v = self._heads(q), self._heads(k), self._heads(v)
         q, k = self.q_norm(q), self.k_norm(k)
         if rotary is not None:
-            q, k = apply_rotary(q, rotary), apply_rotary(k, rotary)
+            q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         out = self.attend(q, k, v)
         b, h, n, d = out.shape
         return self.to_out(out.transpose(1, 2).reshape(b, n, h * d))
@@ -119,7 +122,8 @@ class TransformerBlock(nn.Module):
         self.ff_norm = LayerNorm(dim)
         self.ff = FeedForward(dim)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor, rotary: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, context: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor]
+                ) -> torch.Tensor:
         x = x + self.self_attn(self.pre_norm(x), rotary=rotary)
         x = x + self.cross_attn(self.cross_attend_norm(x), context=context)
         return x + self.ff(self.ff_norm(x))
@@ -136,7 +140,8 @@ class ContinuousTransformer(nn.Module):
     def hidden(self, x: torch.Tensor, prepend: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """Token states after the last block, before project_out: [B, 1 + L, dim]."""
         x = torch.cat((prepend, self.project_in(x)), dim=1)
-        rotary = self.rotary_pos_emb.angles(x.shape[1])
+        angles = self.rotary_pos_emb.angles(x.shape[1])
+        rotary = (angles.cos(), angles.sin())
         for layer in self.layers:
             x = layer(x, context, rotary)
         return x
