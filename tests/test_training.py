@@ -325,3 +325,18 @@ def test_torchrun_two_processes_on_cpu(tmp_path, init_model, latent_cache):
     assert not torch.equal(a["pipeline"]["model.model.transformer.project_in.weight"],
                            b["pipeline"]["model.model.transformer.project_in.weight"])
     assert (run / "model" / "model_config.json").is_file()
+
+
+def test_recipe_rejects_unknown_options_and_values_outside_their_choices():
+    from arc_edge.errors import ConfigError
+    from arc_edge.training.recipe import load_recipe
+
+    assert load_recipe(None, "arc", {"loss": "lsgan"}).loss == "lsgan"
+    with pytest.raises(ConfigError, match="loss = 'hinge' is not one of relativistic, lsgan"):
+        load_recipe(None, "arc", {"loss": "hinge"})
+    with pytest.raises(ConfigError, match="t_sampling"):
+        load_recipe(None, "rf", {"t_sampling": "uniform"})
+    with pytest.raises(ConfigError, match="init"):
+        load_recipe(None, "vae", {"init": "xavier"})
+    with pytest.raises(ConfigError, match="unknown option"):
+        load_recipe(None, "vae", {"lerning_rate": 1e-3})

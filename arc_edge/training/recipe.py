@@ -36,13 +36,13 @@ class VAEOptions(CommonOptions):
     mel_weight: float = 0.0  # log-mel L1 (64 bands, n_fft 2048)
     # "torch": torch's default conv init (what the bundled model used); "signal_preserving": unit-gain
     # convs and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init
-    init: str = "torch"
+    init: str = field(default="torch", metadata={"choices": ("torch", "signal_preserving")})
     initial_scale_bias: float = -4.0
 
 
 @dataclass
 class RFOptions(CommonOptions):
-    t_sampling: str = "logit_normal"  # or "logsnr_uniform"
+    t_sampling: str = field(default="logit_normal", metadata={"choices": ("logit_normal", "logsnr_uniform")})
     cfg_dropout: float = 0.1
     ema_decay: float = 0.999
     train_text_encoder: bool = True
@@ -53,7 +53,7 @@ class RFOptions(CommonOptions):
 class ARCOptions(CommonOptions):
     lr_d: float = 1e-4
     contrastive_weight: float = 1.0  # lambda
-    loss: str = "relativistic"  # or "lsgan" (the paper's ablation)
+    loss: str = field(default="relativistic", metadata={"choices": ("relativistic", "lsgan")})  # lsgan: the paper's ablation
     gen_logsnr: list[float] = field(default_factory=lambda: [-6.0, 2.0])
     disc_logsnr: list[float] = field(default_factory=lambda: [-6.0, 2.0])
     disc_fraction: float = 0.75
@@ -66,10 +66,14 @@ STAGE_OPTIONS = {"vae": VAEOptions, "rf": RFOptions, "arc": ARCOptions}
 
 
 def _build(cls: type, table: dict[str, Any], where: str):
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(table) - known)
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(table) - set(known))
     if unknown:
         raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    for name, value in table.items():
+        choices = known[name].metadata.get("choices")
+        if choices is not None and value not in choices:
+            raise ConfigError(f"{where}: {name} = {value!r} is not one of {', '.join(choices)}")
     return cls(**table)
 
 

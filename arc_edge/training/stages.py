@@ -10,7 +10,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import ConfigError
 from ..melscale import mel_filterbank
 from ..models.conditioners import TextEncoder
 from ..models.oobleck import signal_preserving_init, vae_split
@@ -60,8 +59,6 @@ class VAEStage:
 
     def __init__(self, pipeline: ArcPipeline, opts: VAEOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
         self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
-        if opts.init not in ("torch", "signal_preserving"):
-            raise ConfigError(f"unknown VAE init {opts.init!r}; use 'torch' or 'signal_preserving'")
         if fresh and opts.init == "signal_preserving":
             vae = pipeline.pretransform.model
             signal_preserving_init(vae.encoder, output_gain=1.0)
@@ -69,7 +66,8 @@ class VAEStage:
             _narrow_posterior(vae.encoder, opts.initial_scale_bias)
         self.objective = wrap(_VAEObjective(pipeline).train(), env)
         self.opt = _adamw(self.objective, opts.lr, opts.weight_decay)
-        self.mel = mel_filterbank(pipeline.cfg.sample_rate, 2048, 64, 40.0, pipeline.cfg.sample_rate / 2).to(env.device)
+        self.mel = (mel_filterbank(pipeline.cfg.sample_rate, 2048, 64, 40.0, pipeline.cfg.sample_rate / 2).to(env.device)
+                    if opts.mel_weight > 0 else None)
 
     def step(self, gen: torch.Generator, index: int) -> dict[str, float]:
         audio = draw_batch(self.data, self.opts.batch_size, gen)["audio"].to(self.env.device)
@@ -210,12 +208,8 @@ class ARCStage:
         self.opt_g = _adamw(self.generator, opts.lr, opts.weight_decay)
         self.opt_d = _adamw(self.discriminator, opts.lr_d, opts.weight_decay)
         self.ema = EMA(pipeline.model, opts.ema_decay)
-        if opts.loss == "relativistic":
-            self.g_loss, self.d_loss = losses.relativistic_g_loss, losses.relativistic_d_loss
-        elif opts.loss == "lsgan":
-            self.g_loss, self.d_loss = losses.lsgan_g_loss, losses.lsgan_d_loss
-        else:
-            raise ValueError(f"unknown ARC loss '{opts.loss}'; use relativistic or lsgan")
+        self.g_loss, self.d_loss = {"relativistic": (losses.relativistic_g_loss, losses.relativistic_d_loss),
+                                    "lsgan": (losses.lsgan_g_loss, losses.lsgan_d_loss)}[opts.loss]
 
     def step(self, gen: torch.Generator, index: int) -> dict[str, float]:
         o, dev = self.opts, self.env.device
