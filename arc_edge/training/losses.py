@@ -99,15 +99,28 @@ def stereo_stft_loss(pred: torch.Tensor, target: torch.Tensor, ffts: tuple[int, 
     return loss
 
 
+def _log_rms(x: torch.Tensor, frame: int) -> torch.Tensor:
+    """[..., T] -> [..., T // frame] log RMS per frame."""
+    frames = x.shape[-1] // frame
+    power = x[..., :frames * frame].reshape(*x.shape[:-1], frames, frame).pow(2).mean(-1)
+    return 0.5 * (power + 1e-6).log()
+
+
 def envelope_loss(pred: torch.Tensor, target: torch.Tensor, frame: int = 1024) -> torch.Tensor:
     """L1 between per-channel log-RMS envelopes (frames of ``frame`` samples). It measures loudness,
     pan, pulsing and fades whatever the phase or exact frequency, so it rewards the right level
     even while the decoder cannot yet place the partials, where the spectral terms favour silence."""
-    def log_rms(x: torch.Tensor) -> torch.Tensor:
-        frames = x.shape[-1] // frame
-        power = x[..., :frames * frame].reshape(*x.shape[:-1], frames, frame).pow(2).mean(-1)
-        return 0.5 * (power + 1e-6).log()
-    return F.l1_loss(log_rms(pred), log_rms(target))
+    return F.l1_loss(_log_rms(pred, frame), _log_rms(target, frame))
+
+
+def stereo_balance_loss(pred: torch.Tensor, target: torch.Tensor, frame: int = 1024) -> torch.Tensor:
+    """L1 between the per-frame left/right level ratios (log RMS of L minus log RMS of R) of stereo
+    [B, 2, T] audio. Per-channel losses mostly teach the level both channels share; this one sees
+    only the difference between them, the stereo image (pan)."""
+    def balance(x: torch.Tensor) -> torch.Tensor:
+        level = _log_rms(x, frame)
+        return level[:, 0] - level[:, 1]
+    return F.l1_loss(balance(pred), balance(target))
 
 
 def log_mel_loss(pred: torch.Tensor, target: torch.Tensor, filterbank: torch.Tensor) -> torch.Tensor:

@@ -34,6 +34,7 @@ class VAEOptions(CommonOptions):
     log_floor: float = 1e-5  # STFT magnitude floor of the log-magnitude term
     envelope_weight: float = 0.0  # log-RMS envelope L1 (loudness, pan, pulsing, fades)
     mel_weight: float = 0.0  # log-mel L1 (64 bands, n_fft 2048)
+    balance_weight: float = 0.0  # L1 of the per-frame left/right level ratio (the stereo image)
     # "torch": torch's default conv init (what the bundled model used); "signal_preserving": unit-gain
     # convs and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init
     init: str = field(default="torch", metadata={"choices": ("torch", "signal_preserving")})

@@ -78,19 +78,20 @@ class VAEStage:
         noise = torch.randn(z_shape, generator=gen).to(self.env.device)
         recon, mean, std = self.objective(audio, noise)
         ms_weight = self.opts.mid_side_weight if index >= self.opts.mid_side_from_step else 0.0
-        spec = losses.stereo_stft_loss(recon, audio, tuple(self.opts.ffts), ms_weight, self.opts.log_floor)
-        recon_loss = spec
+        terms = {"stft": (1.0, losses.stereo_stft_loss(recon, audio, tuple(self.opts.ffts), ms_weight, self.opts.log_floor)),
+                 "kl": (self.opts.kl_weight, losses.vae_kl(mean, std))}
         if self.opts.envelope_weight > 0:
-            recon_loss = recon_loss + self.opts.envelope_weight * losses.envelope_loss(recon, audio)
+            terms["envelope"] = (self.opts.envelope_weight, losses.envelope_loss(recon, audio))
         if self.opts.mel_weight > 0:
-            recon_loss = recon_loss + self.opts.mel_weight * losses.log_mel_loss(recon, audio, self.mel)
-        kl = losses.vae_kl(mean, std)
-        loss = recon_loss + self.opts.kl_weight * kl
+            terms["mel"] = (self.opts.mel_weight, losses.log_mel_loss(recon, audio, self.mel))
+        if self.opts.balance_weight > 0 and audio.shape[1] == 2:
+            terms["balance"] = (self.opts.balance_weight, losses.stereo_balance_loss(recon, audio))
+        loss = sum(weight * value for weight, value in terms.values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.objective.parameters(), 1.0)
         self.opt.step()
-        return {"loss": loss.item(), "stft": spec.item(), "kl": kl.item()}
+        return {"loss": loss.item(), **{name: value.item() for name, (_, value) in terms.items()}}
 
     def state(self) -> dict:
         return {"opt": self.opt.state_dict()}
