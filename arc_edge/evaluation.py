@@ -15,18 +15,19 @@ import json
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from itertools import combinations
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from .config import ModelConfig
+from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
-from .data.procedural import SoundSpec, render
+from .data.procedural import ATTRIBUTES, SoundSpec, render
 from .errors import InputError
 from .generate import GenerationRequest, Runtime, generate
 from .tokenizer import PromptTokenizer
@@ -39,13 +40,16 @@ class EvalPrompt:
     frequency: float
 
 
-def load_prompts(path: Path | None = None, limit: int | None = None) -> list[EvalPrompt]:
-    if path is None:
-        text = resources.files("arc_edge.data").joinpath("heldout_prompts.jsonl").read_text()
+def load_prompts(source: str | Path | None = None, limit: int | None = None) -> list[EvalPrompt]:
+    """``source``: a built-in set's name (``prompt_sets.FILES``; None means ``heldout``) or a JSONL path."""
+    path = source
+    if source is None or str(source) in prompt_sets.FILES:
+        text = prompt_sets.builtin_text(str(source or "heldout"))
     else:
-        if not Path(path).is_file():
-            raise InputError(f"no prompt file at {path}; give a .jsonl with prompt and attributes per line")
-        text = Path(path).read_text()
+        if not Path(source).is_file():
+            names = " or ".join(prompt_sets.FILES)
+            raise InputError(f"no prompt file at {source}; give {names} or a .jsonl with prompt and attributes per line")
+        text = Path(source).read_text()
     prompts = []
     for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
@@ -156,11 +160,13 @@ def evaluate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, pro
     gen_z, ref_z = (gen - mu) / sd, (ref - mu) / sd
     per_attr = {k: float(np.mean(v)) for k, v in sorted(hits.items())}
     all_hits = [h for v in hits.values() for h in v]
+    # what guessing uniformly among each attribute's values would score on these items
+    chance = float(np.mean([1.0 / len(ATTRIBUTES[k]) for k, v in hits.items() for _ in v]))
     return {
         "mode": "vae reconstruction" if vae_only else "generation",
         "prompts": len(prompts), "generations": len(groups), "steps": steps, "sampler": sampler,
         "cfg_scale": cfg_scale, "seconds": round(seconds, 3),
-        "adherence": {"overall": float(np.mean(all_hits)), "per_attribute": per_attr},
+        "adherence": {"overall": float(np.mean(all_hits)), "per_attribute": per_attr, "chance": chance},
         "diversity": diversity(gen_z, groups) if n_per_prompt > 1 else None,
         "reference_diversity": diversity(ref_z, groups) if n_per_prompt > 1 else None,
         "frechet_distance": frechet_distance(gen_z, ref_z),
@@ -174,7 +180,7 @@ def evaluate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, pro
 def results_table(reports: dict[str, dict]) -> str:
     """A markdown table of eval reports, one row per label, in the given order."""
     attrs = sorted({k for r in reports.values() for k in r["adherence"]["per_attribute"]})
-    head = ["", "steps", "adherence", *attrs, "CLAP score", "diversity", "FD (feat.)", "FD (emb.)", "ms/gen"]
+    head = ["", "steps", "adherence", "chance", *attrs, "CLAP score", "diversity", "FD (feat.)", "FD (emb.)", "ms/gen"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def fmt(v, digits=3):
@@ -185,7 +191,7 @@ def results_table(reports: dict[str, dict]) -> str:
         sampler = f"{r['steps']} {r['sampler']}" + (f" cfg {r['cfg_scale']:g}" if r["cfg_scale"] != 1 else "")
         if r.get("mode") == "vae reconstruction":
             sampler = "-"
-        cells = [label, sampler, fmt(r["adherence"]["overall"]),
+        cells = [label, sampler, fmt(r["adherence"]["overall"]), fmt(r["adherence"].get("chance")),
                  *[fmt(r["adherence"]["per_attribute"].get(a), 2) for a in attrs],
                  fmt(e.get("clap_score")), fmt(r["diversity"]), fmt(r["frechet_distance"], 1),
                  fmt(e.get("frechet_distance")), fmt(r["latency_s"]["mean"] * 1e3, 0)]

@@ -1,5 +1,6 @@
 """Analysers and metrics on audio with known attributes (independent numpy synthesis)."""
 
+import json
 import random
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 from arc_edge.data.analysis import analyse, score
 from arc_edge.data.procedural import ATTRIBUTES, caption, random_spec, render
+from arc_edge.data.prompt_sets import training_style_lines
 from arc_edge.evaluation import diversity, features, frechet_distance, load_prompts
 
 SR = 44100
@@ -67,6 +69,13 @@ def test_feature_vector_and_heldout_prompts():
     t = np.arange(SR) / SR
     f = features(np.stack([np.sin(2 * np.pi * 300 * t)] * 2) * 0.3, SR)
     assert f.shape == (10,) and f[0] == pytest.approx(np.log(300), abs=0.01)
+
+
+def test_training_style_prompt_set_is_reproducible_and_distinct_from_heldout():
+    committed = load_prompts("training-style")
+    regenerated = [json.loads(line) for line in training_style_lines()]
+    assert [(p.prompt, p.attributes) for p in committed] == [(r["prompt"], r["attributes"]) for r in regenerated]
+    assert not {p.prompt for p in committed} & {p.prompt for p in load_prompts("heldout")}
 
 
 def test_frechet_distance_matches_scipy_and_survives_singular_covariances():

@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
+
 from arc_edge.cli import main
+from arc_edge.data.prompt_sets import builtin_text
 
 
 def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
@@ -15,13 +18,19 @@ def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
     e = r["learned_embedding"]
     assert -1 <= e["clap_score"] <= 1 and e["diversity"] >= 0 and e["frechet_distance"] >= 0
     assert main(["eval", "--model", str(tiny_model_dir), "--limit", "3", "--n-per-prompt", "1", "--vae-only",
-                 "--no-embedder", "--out", str(vae)]) == 0
+                 "--prompts", "training-style", "--no-embedder", "--out", str(vae)]) == 0
     v = json.loads(vae.read_text())
     assert v["mode"] == "vae reconstruction" and v["learned_embedding"] is None and v["diversity"] is None
+    assert v["prompt_set"] == "training-style"
+    # chance: uniform guessing per scored attribute (4 waveforms, 3 values elsewhere; no pitch for noise)
+    rows = [json.loads(line)["attributes"] for line in builtin_text("training-style").splitlines()[:3]]
+    guesses = [1 / 4 if k == "waveform" else 1 / 3 for a in rows for k in a
+               if not (k == "pitch" and a["waveform"] == "noise")]
+    assert v["adherence"]["chance"] == pytest.approx(sum(guesses) / len(guesses))
     capsys.readouterr()
     assert main(["eval", "--table", f"random tiny={gen}", f"its VAE={vae}"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].startswith("|  | steps | adherence | fade")
+    assert table[0].startswith("|  | steps | adherence | chance | fade")
     assert table[2].startswith("| random tiny | 2 pingpong | ") and table[3].startswith("| its VAE |")
 
 
@@ -33,3 +42,6 @@ def test_eval_refuses_bad_arguments(tiny_model_dir, tmp_path, capsys):
     assert main(["eval", "--model", str(tiny_model_dir), "--embedder", str(tmp_path), "--out",
                  str(tmp_path / "r.json")]) == 2
     assert "arc-edge train clap" in capsys.readouterr().err
+    assert main(["eval", "--model", str(tiny_model_dir), "--prompts", str(tmp_path / "none.jsonl"), "--out",
+                 str(tmp_path / "r.json")]) == 2
+    assert "heldout or training-style" in capsys.readouterr().err

@@ -9,13 +9,15 @@ from .common import add_model_args
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="measure prompt adherence, diversity and quality on held-out prompts")
+    p = sub.add_parser("eval", help="measure prompt adherence, diversity and quality on a prompt set")
     add_model_args(p)
     p.add_argument("--bundle", type=Path, default=None, help="evaluate an exported bundle instead")
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--sampler", choices=("pingpong", "euler"), default="pingpong")
     p.add_argument("--cfg", type=float, default=1.0, help="CFG scale (euler)")
-    p.add_argument("--prompts", type=Path, default=None, help="JSONL of prompt + attributes (default: held-out set)")
+    p.add_argument("--prompts", default="heldout",
+                   help="built-in set: heldout (new phrasings, the default) or training-style (the training "
+                        "captions' phrasing, new attribute draws); or a JSONL of prompt + attributes")
     p.add_argument("--limit", type=int, default=None, help="use only the first N prompts")
     p.add_argument("--n-per-prompt", type=int, default=2)
     p.add_argument("--embedder", type=Path, default=None,
@@ -68,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
                       embedder=embedder)
     bar.close()
     report["source"] = source
+    report["prompt_set"] = str(args.prompts)
     write_json(args.out, report)
     a = report["adherence"]
-    print(f"{source}: adherence {a['overall']:.3f} "
+    print(f"{source}: adherence {a['overall']:.3f} (chance {a['chance']:.3f}) "
           + " ".join(f"{k} {v:.2f}" for k, v in a["per_attribute"].items())
           + (f"  diversity {report['diversity']:.3f}" if report["diversity"] is not None else "")
           + f"  FD {report['frechet_distance']:.2f}  {report['latency_s']['mean'] * 1e3:.0f} ms/gen")
