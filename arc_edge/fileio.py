@@ -57,6 +57,9 @@ def atomic_dir(path: Path, force: bool = False) -> Iterator[Path]:
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result is an ordinary folder
     try:
         yield tmp
+        for item in tmp.rglob("*"):  # some writers (safetensors) create private files too
+            if item.is_file():
+                os.chmod(item, 0o666 & ~_umask())
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             os.replace(path, old / "x")

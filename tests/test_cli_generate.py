@@ -100,12 +100,17 @@ def test_info_reports_official_counts(capsys):
 def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     import os
 
-    from arc_edge.fileio import atomic_file
+    from arc_edge.fileio import atomic_dir, atomic_file
 
     old = os.umask(0o022)
     try:
         with atomic_file(tmp_path / "out.json") as tmp:
             tmp.write_text("{}")
+        with atomic_dir(tmp_path / "model") as tmp:
+            (tmp / "sub").mkdir()
+            (tmp / "sub" / "weights").touch(mode=0o600)  # as safetensors' writer leaves them
     finally:
         os.umask(old)
     assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o644  # mkstemp alone would give 0o600
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "model" / "sub" / "weights").stat().st_mode & 0o777 == 0o644
