@@ -42,9 +42,9 @@ class EvalPrompt:
 
 def load_prompts(source: str | Path | None = None, limit: int | None = None) -> list[EvalPrompt]:
     """``source``: a built-in set's name (``prompt_sets.FILES``; None means ``heldout``) or a JSONL path."""
-    path = source
-    if source is None or str(source) in prompt_sets.FILES:
-        text = prompt_sets.builtin_text(str(source or "heldout"))
+    path = source or "heldout"  # named in per-line errors
+    if str(path) in prompt_sets.FILES:
+        text = prompt_sets.builtin_text(str(path))
     else:
         if not Path(source).is_file():
             names = " or ".join(prompt_sets.FILES)
