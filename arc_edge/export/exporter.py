@@ -115,14 +115,13 @@ def export_bundle(pipeline: ArcPipeline, out_dir: Path, opts: ExportOptions, for
                 for g in graphs]
         manifest["export_seconds"] = lower_graphs(opts.backend, jobs, offload="dit", log=log)
         failures = []
-        for graph in graphs:
-            recipe = opts.recipe.graphs[graph.name]
-            fname = graph.name + backend.suffix
+        for job in jobs:
+            graph, recipe = job.graph, job.recipe
             with torch.inference_mode():
-                parity = _graph_parity(graph.name, backend.load(tmp / fname), ref, pipeline)
+                parity = _graph_parity(graph.name, backend.load(job.path), ref, pipeline)
             parity["min_snr_db"] = recipe.min_snr_db
             manifest["graphs"][graph.name] = {
-                "file": fname, "inputs": [s.to_json() for s in graph.inputs],
+                "file": job.path.name, "inputs": [s.to_json() for s in graph.inputs],
                 "outputs": [s.to_json() for s in graph.outputs], "quantization": recipe.to_json(),
             }
             manifest["parity"][graph.name] = parity

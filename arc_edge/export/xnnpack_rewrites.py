@@ -68,7 +68,7 @@ class FoldedSnake(nn.Module):
 
 def _replacement(module: nn.Module) -> nn.Module | None:
     if isinstance(module, LayerNorm):
-        return LinearLayerNorm(module.gamma, module.beta, 1e-5)
+        return LinearLayerNorm(module.gamma, module.beta, module.eps)
     if isinstance(module, nn.LayerNorm) and module.elementwise_affine and len(module.normalized_shape) == 1:
         bias = module.bias if module.bias is not None else torch.zeros_like(module.weight)
         return LinearLayerNorm(module.weight, bias, module.eps)

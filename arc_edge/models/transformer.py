@@ -11,13 +11,15 @@ from torch import nn
 class LayerNorm(nn.Module):
     """LayerNorm with a learnable gamma and a zero beta kept as a buffer (both are checkpoint keys)."""
 
+    eps = 1e-5
+
     def __init__(self, dim: int):
         super().__init__()
         self.gamma = nn.Parameter(torch.ones(dim))
         self.register_buffer("beta", torch.zeros(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.layer_norm(x, x.shape[-1:], weight=self.gamma, bias=self.beta, eps=1e-5)
+        return F.layer_norm(x, x.shape[-1:], weight=self.gamma, bias=self.beta, eps=self.eps)
 
 
 class RotaryEmbedding(nn.Module):
