@@ -37,6 +37,10 @@ def lsgan_g_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
     return ((d_fake - 1) ** 2).mean()
 
 
+# ARC's ``loss`` option -> (generator loss, discriminator loss)
+GAN_LOSSES = {"relativistic": (relativistic_g_loss, relativistic_d_loss), "lsgan": (lsgan_g_loss, lsgan_d_loss)}
+
+
 def derangement(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """A uniformly random permutation of 0..n-1 with no fixed point (n >= 2), by rejection."""
     if n < 2:
@@ -90,9 +94,9 @@ def mid_side(x: torch.Tensor) -> torch.Tensor:
 
 def stereo_stft_loss(pred: torch.Tensor, target: torch.Tensor, ffts: tuple[int, ...] = (2048, 512, 128),
                      mid_side_weight: float = 1.0, log_floor: float = 1e-5) -> torch.Tensor:
-    """Per-channel spectral loss plus spectral convergence on mid (L+R) and side (L-R): the side term
-    is what makes the decoder keep the stereo image (pan). No log term on mid/side: the side of a
-    centred sound is exactly zero, and a log-magnitude loss towards zero swamps everything else."""
+    """Per-channel spectral loss plus spectral convergence on mid (L+R) and side (L-R). No log term on
+    mid/side: the side of a centred sound is exactly zero, and a log-magnitude loss towards zero
+    swamps everything else. On its own this did not keep the pan; see ``stereo_balance_loss``."""
     loss = multi_resolution_stft_loss(pred, target, ffts, log_floor)
     if mid_side_weight > 0 and pred.shape[1] == 2:
         loss = loss + mid_side_weight * spectral_convergence(mid_side(pred), mid_side(target), ffts)

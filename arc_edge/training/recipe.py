@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from .losses import GAN_LOSSES
 
 
 @dataclass
@@ -29,14 +30,14 @@ class VAEOptions(CommonOptions):
     crop: int = 32768  # samples per training crop
     kl_weight: float = 1e-4
     ffts: list[int] = field(default_factory=lambda: [2048, 512, 128])
-    mid_side_weight: float = 1.0  # spectral convergence on L+R and L-R as well (keeps the pan)
+    mid_side_weight: float = 1.0  # spectral convergence on L+R and L-R as well
     mid_side_from_step: int = 0  # switch the mid/side term on here (a per-channel-only warm-up before)
     log_floor: float = 1e-5  # STFT magnitude floor of the log-magnitude term
     envelope_weight: float = 0.0  # log-RMS envelope L1 (loudness, pan, pulsing, fades)
     mel_weight: float = 0.0  # log-mel L1 (64 bands, n_fft 2048)
     balance_weight: float = 0.0  # L1 of the per-frame left/right level ratio (the stereo image)
-    # "torch": torch's default conv init (what the bundled model used); "signal_preserving": unit-gain
-    # convs and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init
+    # "torch": torch's default conv init; "signal_preserving" (the default recipe's): unit-gain convs
+    # and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init
     init: str = field(default="torch", metadata={"choices": ("torch", "signal_preserving")})
     initial_scale_bias: float = -4.0
 
@@ -54,7 +55,7 @@ class RFOptions(CommonOptions):
 class ARCOptions(CommonOptions):
     lr_d: float = 1e-4
     contrastive_weight: float = 1.0  # lambda
-    loss: str = field(default="relativistic", metadata={"choices": ("relativistic", "lsgan")})  # lsgan: the paper's ablation
+    loss: str = field(default="relativistic", metadata={"choices": tuple(GAN_LOSSES)})  # lsgan: the paper's ablation
     gen_logsnr: list[float] = field(default_factory=lambda: [-6.0, 2.0])
     disc_logsnr: list[float] = field(default_factory=lambda: [-6.0, 2.0])
     disc_fraction: float = 0.75

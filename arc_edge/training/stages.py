@@ -209,8 +209,7 @@ class ARCStage:
         self.opt_g = _adamw(self.generator, opts.lr, opts.weight_decay)
         self.opt_d = _adamw(self.discriminator, opts.lr_d, opts.weight_decay)
         self.ema = EMA(pipeline.model, opts.ema_decay)
-        self.g_loss, self.d_loss = {"relativistic": (losses.relativistic_g_loss, losses.relativistic_d_loss),
-                                    "lsgan": (losses.lsgan_g_loss, losses.lsgan_d_loss)}[opts.loss]
+        self.g_loss, self.d_loss = losses.GAN_LOSSES[opts.loss]
 
     def step(self, gen: torch.Generator, index: int) -> dict[str, float]:
         o, dev = self.opts, self.env.device
