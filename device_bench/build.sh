@@ -8,19 +8,20 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 target="${1:-host}"
 build="${2:-$here/build-$target}"
-et_version="$(python -c 'import importlib.metadata as m; print(m.version("executorch"))')"
+py="${ARC_PYTHON:-python3}"
+et_version="$("$py" -c 'import importlib.metadata as m; print(m.version("executorch"))')"
 mkdir -p "$build"
 
 if [ "$target" = host ]; then
-  et_root="$(python -c 'import importlib.util as u; print(list(u.find_spec("executorch").submodule_search_locations)[0])')"
+  et_root="$("$py" -c 'import importlib.util as u; print(list(u.find_spec("executorch").submodule_search_locations)[0])')"
   cmake -S "$here" -B "$build" -DEXECUTORCH_ROOT="$et_root" -DCMAKE_BUILD_TYPE=Release > "$build/configure.log"
 elif [ "$target" = aarch64 ]; then
-  deps="$build/deps"
+  deps="${ARC_DEPS_DIR:-$build/deps}"
   mkdir -p "$deps"
   if [ ! -d "$deps/executorch" ]; then
-    pip download -q --no-deps --only-binary=:all: --platform manylinux_2_28_aarch64 --python-version 3.11 \
+    "$py" -m pip download -q --no-deps --only-binary=:all: --platform manylinux_2_28_aarch64 --python-version 3.11 \
       "executorch==$et_version" -d "$deps/wheel"
-    python -m zipfile -e "$deps"/wheel/executorch-*.whl "$deps/unpacked"
+    "$py" -m zipfile -e "$deps"/wheel/executorch-*.whl "$deps/unpacked"
     mv "$deps/unpacked/executorch" "$deps/executorch" && rm -rf "$deps/unpacked" "$deps/wheel"
   fi
   if [ ! -d "$deps/sentencepiece" ]; then

@@ -8,15 +8,15 @@
 
 namespace arc {
 
-std::vector<float> pingpong_schedule(int steps) {
-  std::vector<float> t(steps + 1);
-  for (int i = 0; i <= steps; ++i) {
-    const double logsnr = -6.0 + 8.0 * i / steps;
-    t[i] = static_cast<float>(1.0 / (1.0 + std::exp(logsnr)));
+void pingpong_step(std::vector<float>& x, const float* v, float t, float t_next, const std::vector<float>& fresh) {
+  for (size_t k = 0; k < x.size(); ++k) {
+    const float x0 = x[k] - t * v[k];
+    x[k] = (1.0f - t_next) * x0 + t_next * fresh[k];
   }
-  t[0] = 1.0f;
-  t[steps] = 0.0f;
-  return t;
+}
+
+void apply_cfg(std::vector<float>& cond, const float* uncond, float scale) {
+  for (size_t k = 0; k < cond.size(); ++k) cond[k] = uncond[k] + scale * (cond[k] - uncond[k]);
 }
 
 std::vector<std::vector<float>> draw_noise(size_t numel, int steps, uint64_t seed) {

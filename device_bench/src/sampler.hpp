@@ -1,6 +1,6 @@
 #pragma once
-// The ping-pong schedule and the seeded noise: no ExecuTorch here, so tests (and the Android
-// app's golden vectors) can compile these alone.
+// The ping-pong update and the seeded noise: no ExecuTorch here, so tests (and the Android app's
+// golden vectors) can compile these alone. The schedule itself comes from the bundle's manifest.
 
 #include <cstddef>
 #include <cstdint>
@@ -9,8 +9,12 @@
 
 namespace arc {
 
-// t values [steps + 1]: logSNR evenly spaced in [-6, 2], t = sigmoid(-logSNR), t[0] = 1, t[steps] = 0.
-std::vector<float> pingpong_schedule(int steps);
+// One ping-pong step in place: denoise fully with the velocity v at level t (x0 = x - t v), then
+// re-noise to the next level with fresh noise (x = (1 - t_next) x0 + t_next fresh).
+void pingpong_step(std::vector<float>& x, const float* v, float t, float t_next, const std::vector<float>& fresh);
+
+// Classifier-free guidance in place: v = v_uncond + scale * (v_cond - v_uncond), into `cond`.
+void apply_cfg(std::vector<float>& cond, const float* uncond, float scale);
 
 // steps + 1 Gaussian noise tensors from a seeded 64-bit Mersenne Twister (Box-Muller). Not torch's
 // generator: for bit-exact parity with Python, pass the noise with --noise-file instead.
