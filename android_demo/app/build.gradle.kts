@@ -40,5 +40,8 @@ android {
 dependencies {
     implementation(project(":core"))
     implementation(libs.executorch.android)
-    implementation(libs.androidx.core) // FileProvider, to share the WAV
+    implementation(libs.androidx.core) // FileProvider (share the WAV), window insets
+    implementation(libs.androidx.activity) // ComponentActivity: the ViewModel owner
+    implementation(libs.androidx.lifecycle.viewmodel) // graphs outlive a rotation
+    implementation(libs.androidx.lifecycle.livedata)
 }

@@ -1,5 +1,6 @@
-// The app's logic that is not Android UI: bundle manifest, tokenizer, schedule, noise, ping-pong
-// loop, WAV, benchmark report. Plain Java, so it builds and is tested on any JVM.
+// The app's logic that is not Android UI: bundle manifest, tokenizer, noise, ping-pong loop,
+// windowed decoding, WAV, benchmark report, numerics self-test. Plain Java (and org.json, which
+// Android ships), so it builds and is tested on any JVM.
 plugins {
     `java-library`
 }
@@ -10,6 +11,8 @@ java {
 }
 
 dependencies {
+    compileOnly(libs.android.json) // provided by Android at run time
+    testImplementation(libs.android.json)
     testImplementation(libs.junit)
 }
 

@@ -11,25 +11,37 @@ import org.pytorch.executorch.EValue;
 import org.pytorch.executorch.Module;
 import org.pytorch.executorch.Tensor;
 
-/** A bundle's three .pte graphs run with ExecuTorch's Android bindings (XNNPACK delegate inside). */
+/**
+ * A bundle's graphs run with ExecuTorch's Android bindings (XNNPACK delegate inside), loaded the way
+ * the native runner loads them: memory-mapped, with an explicit thread count, and with the method
+ * loaded (delegates initialised, XNNPACK weights packed) inside the load timing, so a delegate error
+ * surfaces at load time and the load figure is comparable with arc_runner's.
+ *
+ * <p>Not thread-safe: one generation at a time (GenerationViewModel guarantees it), and {@link #close}
+ * only after the running call has returned (a Module refuses to be destroyed while it executes).
+ */
 final class EtGraphs implements Graphs {
   private final Manifest manifest;
-  private final Module conditioners, dit, decoder;
-  /** Load time per graph (ms), for the benchmark report. */
+  private final Map<String, Module> modules = new LinkedHashMap<>();
+  /** Load time per graph (ms), method load included, for the benchmark report. */
   final Map<String, Double> loadMs = new LinkedHashMap<>();
 
-  EtGraphs(Manifest manifest) throws BundleException {
+  EtGraphs(Manifest manifest, int threads) throws BundleException {
     this.manifest = manifest;
-    conditioners = load("conditioners");
-    dit = load("dit");
-    decoder = load("decoder");
+    try {
+      for (String name : new String[] {"conditioners", "dit", "decoder"}) modules.put(name, load(name, threads));
+    } catch (BundleException | RuntimeException ex) {
+      close();
+      throw ex;
+    }
   }
 
-  private Module load(String name) throws BundleException {
+  private Module load(String name, int threads) throws BundleException {
     long t0 = System.nanoTime();
     String path = new File(manifest.dir, manifest.graph(name).file).getPath();
     try {
-      Module module = Module.load(path);
+      Module module = Module.load(path, Module.LOAD_MODE_MMAP, threads);
+      module.loadMethod("forward");
       loadMs.put(name, (System.nanoTime() - t0) / 1e6);
       return module;
     } catch (RuntimeException ex) {
@@ -45,7 +57,7 @@ final class EtGraphs implements Graphs {
 
   @Override
   public Conditioning condition(long[] ids, long[] mask, float seconds) throws BundleException {
-    EValue[] out = conditioners.forward(
+    EValue[] out = modules.get("conditioners").forward(
         EValue.from(Tensor.fromBlob(ids, shape("conditioners", 0))),
         EValue.from(Tensor.fromBlob(mask, shape("conditioners", 1))),
         EValue.from(Tensor.fromBlob(new float[] {seconds}, shape("conditioners", 2))));
@@ -54,7 +66,7 @@ final class EtGraphs implements Graphs {
 
   @Override
   public float[] velocity(float[] x, float t, Conditioning c) throws BundleException {
-    EValue[] out = dit.forward(
+    EValue[] out = modules.get("dit").forward(
         EValue.from(Tensor.fromBlob(x, shape("dit", 0))),
         EValue.from(Tensor.fromBlob(new float[] {t}, shape("dit", 1))),
         EValue.from(Tensor.fromBlob(c.cross, shape("dit", 2))),
@@ -63,15 +75,29 @@ final class EtGraphs implements Graphs {
   }
 
   @Override
-  public float[] decode(float[] latent) throws BundleException {
-    EValue[] out = decoder.forward(EValue.from(Tensor.fromBlob(latent, shape("decoder", 0))));
+  public float[] decode(float[] latentWindow) throws BundleException {
+    EValue[] out = modules.get("decoder").forward(EValue.from(Tensor.fromBlob(latentWindow, shape("decoder", 0))));
     return out[0].toTensor().getDataAsFloatArray();
   }
 
+  /** Runs every graph of the bundle once on its stored inputs (see dev.arcedge.core.SelfTest). */
+  float[][] run(String graph, Object[] inputs) throws BundleException {
+    EValue[] values = new EValue[inputs.length];
+    for (int i = 0; i < inputs.length; i++) {
+      long[] s = shape(graph, i);
+      values[i] = EValue.from(inputs[i] instanceof long[] ? Tensor.fromBlob((long[]) inputs[i], s)
+          : Tensor.fromBlob((float[]) inputs[i], s));
+    }
+    EValue[] out = modules.get(graph).forward(values);
+    float[][] result = new float[out.length][];
+    for (int i = 0; i < out.length; i++) result[i] = out[i].toTensor().getDataAsFloatArray();
+    return result;
+  }
+
+  /** Frees the native modules; call only when no graph is running (the worker thread does). */
   @Override
   public void close() {
-    conditioners.destroy();
-    dit.destroy();
-    decoder.destroy();
+    for (Module m : modules.values()) m.destroy();
+    modules.clear();
   }
 }

@@ -5,42 +5,34 @@ import android.content.Intent;
 import android.media.MediaPlayer;
 import android.net.Uri;
 import android.os.Bundle;
-import android.os.Handler;
-import android.os.Looper;
+import android.view.View;
 import android.widget.Button;
 import android.widget.EditText;
 import android.widget.ProgressBar;
 import android.widget.TextView;
+import androidx.activity.ComponentActivity;
 import androidx.core.content.FileProvider;
-import dev.arcedge.core.AtomicFile;
-import dev.arcedge.core.BundleException;
+import androidx.core.graphics.Insets;
+import androidx.core.view.ViewCompat;
+import androidx.core.view.WindowInsetsCompat;
+import androidx.lifecycle.ViewModelProvider;
 import dev.arcedge.core.Generator;
 import dev.arcedge.core.Manifest;
 import dev.arcedge.core.Memory;
-import dev.arcedge.core.Noise;
 import dev.arcedge.core.PromptTokenizer;
-import dev.arcedge.core.StageTimes;
-import dev.arcedge.core.Wav;
 import java.io.File;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.util.Locale;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicBoolean;
 
-/** Prompt in, audio out: generation runs on a worker thread, the UI shows each stage and can cancel. */
-public class MainActivity extends Activity {
+/**
+ * Prompt in, audio out. The screen only shows state: the bundle, its graphs and the generation
+ * live in {@link GenerationViewModel}, so a rotation neither cancels a generation nor leaks graphs.
+ */
+public class MainActivity extends ComponentActivity {
   private static final int PICK_BUNDLE = 1, SAVE_WAV = 2;
 
-  private final ExecutorService worker = Executors.newSingleThreadExecutor();
-  private final Handler ui = new Handler(Looper.getMainLooper());
-  private final AtomicBoolean cancel = new AtomicBoolean(false);
-
-  private Manifest manifest;
-  private PromptTokenizer tokenizer;
-  private EtGraphs graphs;  // loaded on first use, on the worker thread
+  private GenerationViewModel vm;
   private File lastWav;
   private MediaPlayer player;
 
@@ -53,6 +45,7 @@ public class MainActivity extends Activity {
   protected void onCreate(Bundle state) {
     super.onCreate(state);
     setContentView(R.layout.activity_main);
+    applyInsets(findViewById(R.id.root));
     bundleStatus = findViewById(R.id.bundle_status);
     stage = findViewById(R.id.stage);
     stats = findViewById(R.id.stats);
@@ -67,128 +60,77 @@ public class MainActivity extends Activity {
     share = findViewById(R.id.share);
     progress = findViewById(R.id.progress);
 
+    vm = new ViewModelProvider(this).get(GenerationViewModel.class);
+    vm.state().observe(this, this::show);
     findViewById(R.id.pick_bundle).setOnClickListener(v ->
         startActivityForResult(new Intent(Intent.ACTION_OPEN_DOCUMENT_TREE), PICK_BUNDLE));
     generate.setOnClickListener(v -> startGeneration());
-    cancelButton.setOnClickListener(v -> cancel.set(true));
+    cancelButton.setOnClickListener(v -> vm.cancel());
     play.setOnClickListener(v -> playLast());
     save.setOnClickListener(v -> startActivityForResult(new Intent(Intent.ACTION_CREATE_DOCUMENT)
         .addCategory(Intent.CATEGORY_OPENABLE).setType("audio/wav").putExtra(Intent.EXTRA_TITLE, lastWav.getName()), SAVE_WAV));
     share.setOnClickListener(v -> shareLast());
-    openBundle();
   }
 
-  /** Verifies the bundle off the UI thread (hashing a large bundle takes seconds). */
-  private void openBundle() {
-    bundleStatus.setText("Checking bundle…");
-    worker.execute(() -> {
-      try {
-        Manifest m = BundleStore.open(this);
-        PromptTokenizer tok = PromptTokenizer.forBundle(m);
-        ui.post(() -> bundleReady(m, tok));
-      } catch (BundleException ex) {
-        ui.post(() -> {
-          bundleStatus.setText(ex.getMessage() + "\n\n" + getString(R.string.no_bundle));
-          generate.setEnabled(false);
-        });
-      }
+  /** targetSdk 35 draws edge to edge on Android 15: keep the content clear of bars, cutouts and the keyboard. */
+  private static void applyInsets(View root) {
+    int pad = root.getPaddingLeft();
+    ViewCompat.setOnApplyWindowInsetsListener(root, (v, insets) -> {
+      Insets bars = insets.getInsets(WindowInsetsCompat.Type.systemBars() | WindowInsetsCompat.Type.displayCutout()
+          | WindowInsetsCompat.Type.ime());
+      v.setPadding(pad + bars.left, pad + bars.top, pad + bars.right, pad + bars.bottom);
+      return WindowInsetsCompat.CONSUMED;
     });
   }
 
-  private void bundleReady(Manifest m, PromptTokenizer tok) {
-    if (graphs != null) {
-      graphs.close();
-      graphs = null;
+  private void show(GenerationViewModel.State s) {
+    bundleStatus.setText(s.ready ? s.bundleStatus : s.bundleStatus + "\n\n" + getString(R.string.no_bundle));
+    stage.setText(s.stage);
+    progress.setMax(s.progressMax);
+    progress.setProgress(s.progress);
+    stats.setText(s.stats);
+    generate.setEnabled(s.ready && !s.running);
+    cancelButton.setEnabled(s.running);
+    lastWav = s.wav;
+    play.setEnabled(lastWav != null);
+    save.setEnabled(lastWav != null);
+    share.setEnabled(lastWav != null);
+    Manifest m = vm.manifest();
+    if (s.ready && m != null && seconds.getText().length() == 0) {
+      seconds.setText(String.format(Locale.ROOT, "%.1f", m.defaultSeconds));
     }
-    manifest = m;
-    tokenizer = tok;
-    bundleStatus.setText(String.format(Locale.ROOT, "Bundle: %s (%s), up to %.1f s, %d steps by default",
-        m.dir.getName(), m.recipe, m.maxSeconds(), m.defaultSteps));
-    if (seconds.getText().length() == 0) seconds.setText(String.format(Locale.ROOT, "%.1f", m.defaultSeconds));
-    generate.setEnabled(true);
   }
 
   private void startGeneration() {
+    Manifest m = vm.manifest();
+    PromptTokenizer tokenizer = vm.tokenizer();
+    if (m == null || tokenizer == null) return;
     final PromptTokenizer.Tokens tokens;
-    final double secs;
-    final int nSteps;
+    final Generator.Request request;
     final long noiseSeed;
     try {
       tokens = tokenizer.encode(prompt.getText().toString());
-      secs = Double.parseDouble(seconds.getText().toString());
-      nSteps = Integer.parseInt(steps.getText().toString());
+      double secs = Double.parseDouble(seconds.getText().toString());
+      int nSteps = Integer.parseInt(steps.getText().toString());
       noiseSeed = Long.parseLong(seed.getText().toString());
-      if (nSteps < 1 || nSteps > 64) throw new IllegalArgumentException("steps must be between 1 and 64");
+      if (!m.schedules.containsKey(nSteps)) {
+        throw new IllegalArgumentException("steps must be between " + m.schedules.firstKey() + " and " + m.schedules.lastKey());
+      }
+      if (!(secs > 0 && secs <= m.maxSeconds())) {
+        throw new IllegalArgumentException(String.format(Locale.ROOT, "seconds must be above 0 and at most %.1f", m.maxSeconds()));
+      }
+      request = new Generator.Request(secs, nSteps, 1.0f);
     } catch (IllegalArgumentException ex) {  // NumberFormatException included
       stage.setText(ex.getMessage());
       return;
     }
-    double needMb = manifest.requiredMemoryMb(), haveMb = Memory.availableMb();
-    if (graphs == null && haveMb > 0 && haveMb < needMb) {
+    double needMb = m.requiredMemoryMb(), haveMb = Memory.availableMb();
+    if (haveMb > 0 && haveMb < needMb) {
       stage.setText(String.format(Locale.ROOT, "Too little free memory: this bundle needs about %.0f MB, "
           + "the phone has %.0f MB available. Close other apps or use a smaller bundle.", needMb, haveMb));
       return;
     }
-    cancel.set(false);
-    setRunning(true);
-    if (tokens.truncated) stage.setText("Prompt truncated to " + manifest.maxLength + " tokens");
-    worker.execute(() -> runGeneration(tokens, secs, nSteps, noiseSeed));
-  }
-
-  private void runGeneration(PromptTokenizer.Tokens tokens, double secs, int nSteps, long noiseSeed) {
-    try {
-      if (graphs == null) {
-        ui.post(() -> stage.setText("Loading graphs…"));
-        graphs = new EtGraphs(manifest);
-      }
-      float[][] noises = Noise.draw(manifest.latentNumel(), nSteps, noiseSeed);
-      Generator.Result r = new Generator(manifest, graphs).generate(tokens, secs, nSteps, noises,
-          (s, i, n) -> ui.post(() -> showStage(s, i, n)), cancel);
-      File dir = new File(getCacheDir(), "generated");
-      dir.mkdirs();
-      File wav = new File(dir, "arc-edge-" + System.currentTimeMillis() + ".wav");
-      AtomicFile.write(wav, Wav.encodePcm16(r.interleaved, r.channels, r.sampleRate));
-      ui.post(() -> finished(wav, r.times));
-    } catch (CancellationException ex) {
-      ui.post(() -> failed("Cancelled."));
-    } catch (OutOfMemoryError ex) {
-      ui.post(() -> failed("Out of memory: this bundle is too large for this phone."));
-    } catch (Exception ex) {
-      ui.post(() -> failed("Generation failed: " + ex.getMessage()));
-    }
-  }
-
-  private void showStage(Generator.Stage s, int step, int steps) {
-    progress.setMax(steps + 2);
-    switch (s) {
-      case CONDITIONERS: stage.setText("Text conditioning…"); progress.setProgress(0); break;
-      case DIT_STEP: stage.setText("Denoising step " + (step + 1) + " of " + steps); progress.setProgress(step + 1); break;
-      case DECODER: stage.setText("Decoding audio…"); progress.setProgress(steps + 1); break;
-      default: progress.setProgress(steps + 2);
-    }
-  }
-
-  private void finished(File wav, StageTimes t) {
-    lastWav = wav;
-    setRunning(false);
-    stage.setText("Done: " + wav.getName());
-    stats.setText(String.format(Locale.ROOT,
-        "conditioners %8.1f ms%nDiT %d steps %6.1f ms (%.1f ms/step)%ndecoder      %8.1f ms%ntotal        %8.1f ms%npeak RSS     %8.0f MB",
-        t.conditionersMs, t.stepMs.length, t.ditTotalMs(), t.ditTotalMs() / t.stepMs.length, t.decoderMs, t.totalMs,
-        t.rssMbAfterDecoder));
-    play.setEnabled(true);
-    save.setEnabled(true);
-    share.setEnabled(true);
-  }
-
-  private void failed(String message) {
-    setRunning(false);
-    stage.setText(message);
-  }
-
-  private void setRunning(boolean running) {
-    generate.setEnabled(!running);
-    cancelButton.setEnabled(running);
+    vm.generate(tokens, request, noiseSeed, 0);
   }
 
   private void playLast() {
@@ -206,19 +148,10 @@ public class MainActivity extends Activity {
   @Override
   protected void onActivityResult(int request, int result, Intent data) {
     super.onActivityResult(request, result, data);
-    if (result != RESULT_OK || data == null || data.getData() == null) return;
+    if (result != Activity.RESULT_OK || data == null || data.getData() == null) return;
     Uri uri = data.getData();
     if (request == PICK_BUNDLE) {
-      bundleStatus.setText("Copying and checking the chosen bundle…");
-      worker.execute(() -> {
-        try {
-          Manifest m = BundleStore.importTree(this, uri);
-          PromptTokenizer tok = PromptTokenizer.forBundle(m);
-          ui.post(() -> bundleReady(m, tok));
-        } catch (BundleException ex) {
-          ui.post(() -> bundleStatus.setText(ex.getMessage()));
-        }
-      });
+      vm.importBundle(uri);
     } else if (request == SAVE_WAV) {
       try (OutputStream out = getContentResolver().openOutputStream(uri)) {
         out.write(Files.readAllBytes(lastWav.toPath()));
@@ -231,9 +164,7 @@ public class MainActivity extends Activity {
 
   @Override
   protected void onDestroy() {
-    cancel.set(true);
-    worker.shutdown();
-    if (player != null) player.release();
+    if (player != null) player.release();  // the generation and graphs belong to the ViewModel: they carry on
     super.onDestroy();
   }
 }

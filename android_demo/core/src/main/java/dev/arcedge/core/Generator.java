@@ -3,13 +3,23 @@ package dev.arcedge.core;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-/** Text -> audio with a bundle's graphs: conditioners, the ping-pong loop, the decoder. */
+/**
+ * Text -> audio with a bundle's graphs: conditioners, the ping-pong loop on the manifest's schedule
+ * (with optional classifier-free guidance), the decoder window by window on the manifest's plan,
+ * handing each window's audio on as soon as it is ready. The same steps as arc_edge/generate.py and
+ * device_bench/src/pipeline.cpp.
+ */
 public final class Generator {
   public enum Stage { CONDITIONERS, DIT_STEP, DECODER, DONE }
 
   /** Progress callback: called before each stage (step counts from 0 for DIT_STEP). */
   public interface Listener {
     void onStage(Stage stage, int step, int steps);
+  }
+
+  /** Receives each decoded window's interleaved audio ({@code frames} frames from {@code offset}). */
+  public interface AudioSink {
+    void onAudio(float[] interleaved, int offset, int frames);
   }
 
   /** The generated audio (interleaved, trimmed to the requested seconds) and per-stage times. */
@@ -27,6 +37,19 @@ public final class Generator {
     }
   }
 
+  /** What to generate: duration, steps and guidance scale (1: none, one DiT call per step). */
+  public static final class Request {
+    public final double seconds;
+    public final int steps;
+    public final float cfg;
+
+    public Request(double seconds, int steps, float cfg) {
+      this.seconds = seconds;
+      this.steps = steps;
+      this.cfg = cfg;
+    }
+  }
+
   private final Manifest manifest;
   private final Graphs graphs;
 
@@ -36,47 +59,78 @@ public final class Generator {
   }
 
   /**
-   * Runs one generation. {@code cancel} is checked between graph calls; when it is set the run
-   * stops with a CancellationException and nothing is returned.
+   * Runs one generation. {@code cancel} is checked between graph calls; when it is set the run stops
+   * with a CancellationException and nothing is returned.
    */
-  public Result generate(PromptTokenizer.Tokens tokens, double seconds, int steps, float[][] noises,
-                         Listener listener, AtomicBoolean cancel) throws Exception {
-    if (!(seconds > 0 && seconds <= manifest.maxSeconds() + 1e-9)) {
+  public Result generate(PromptTokenizer.Tokens tokens, Request req, float[][] noises, Listener listener,
+                         AudioSink sink, AtomicBoolean cancel) throws Exception {
+    if (!(req.seconds > 0 && req.seconds <= manifest.maxSeconds() + 1e-9)) {
       throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
-          "duration %.2f s is out of range; this bundle makes up to %.2f s", seconds, manifest.maxSeconds()));
+          "duration %.2f s is out of range; this bundle makes up to %.2f s", req.seconds, manifest.maxSeconds()));
     }
-    if (noises.length < steps + 1) throw new IllegalArgumentException("need " + (steps + 1) + " noise tensors");
+    if (!(req.cfg >= 0 && Float.isFinite(req.cfg))) throw new IllegalArgumentException("the guidance scale must be 0 or more");
+    float[] ts = manifest.schedule(req.steps);
+    if (noises.length < req.steps + 1) throw new IllegalArgumentException("need " + (req.steps + 1) + " noise tensors");
     Listener progress = listener != null ? listener : (s, i, n) -> { };
-    StageTimes times = new StageTimes(steps);
+    StageTimes times = new StageTimes(req.steps);
     long start = System.nanoTime();
 
     check(cancel);
-    progress.onStage(Stage.CONDITIONERS, 0, steps);
-    Graphs.Conditioning cond = graphs.condition(tokens.ids, tokens.mask, (float) seconds);
+    progress.onStage(Stage.CONDITIONERS, 0, req.steps);
+    Graphs.Conditioning cond = graphs.condition(tokens.ids, tokens.mask, (float) req.seconds);
+    Graphs.Conditioning unconditional = new Graphs.Conditioning(new float[cond.cross.length], cond.global);
     times.conditionersMs = msSince(start);
     times.rssMbAfterConditioners = Memory.peakRssMb();
 
-    float[] ts = Schedule.pingpong(steps);
     float[] x = noises[0].clone();
-    for (int i = 0; i < steps; i++) {
+    for (int i = 0; i < req.steps; i++) {
       check(cancel);
-      progress.onStage(Stage.DIT_STEP, i, steps);
+      progress.onStage(Stage.DIT_STEP, i, req.steps);
       long t0 = System.nanoTime();
-      x = pingpongStep(x, graphs.velocity(x, ts[i], cond), ts[i], ts[i + 1], noises[i + 1]);
+      float[] v = graphs.velocity(x, ts[i], cond);
+      if (req.cfg != 1.0f) v = guided(v, graphs.velocity(x, ts[i], unconditional), req.cfg);
+      x = pingpongStep(x, v, ts[i], ts[i + 1], noises[i + 1]);
       times.stepMs[i] = msSince(t0);
     }
     times.rssMbAfterDit = Memory.peakRssMb();
 
     check(cancel);
-    progress.onStage(Stage.DECODER, steps, steps);
+    progress.onStage(Stage.DECODER, req.steps, req.steps);
     long t0 = System.nanoTime();
-    float[] planar = graphs.decode(x);
-    float[] audio = interleave(planar, manifest.audioChannels, Math.round(seconds * manifest.sampleRate));
+    float[] audio = decode(x, Math.round(req.seconds * manifest.sampleRate), times, start, sink, cancel);
     times.decoderMs = msSince(t0);
     times.rssMbAfterDecoder = Memory.peakRssMb();
     times.totalMs = msSince(start);
-    progress.onStage(Stage.DONE, steps, steps);
+    progress.onStage(Stage.DONE, req.steps, req.steps);
     return new Result(audio, manifest.audioChannels, manifest.sampleRate, times);
+  }
+
+  private float[] decode(float[] latent, long samples, StageTimes times, long start, AudioSink sink,
+                         AtomicBoolean cancel) throws Exception {
+    int channels = manifest.audioChannels, hop = manifest.hop(), frames = manifest.latentFrames();
+    int dim = (int) manifest.latentShape[1], window = manifest.decodeWindow;
+    int keepTotal = (int) Math.min((long) frames * hop, samples);
+    float[] out = new float[keepTotal * channels];
+    float[] chunk = new float[dim * window];
+    boolean first = true;
+    for (Manifest.DecodeWindow w : manifest.decodeWindows) {
+      int begin = w.keepBegin * hop;
+      if (begin >= keepTotal) break;  // past the requested duration: not decoded at all
+      check(cancel);
+      for (int c = 0; c < dim; c++) System.arraycopy(latent, c * frames + w.start, chunk, c * window, window);
+      float[] planar = graphs.decode(chunk);
+      int span = window * hop, offset = (w.keepBegin - w.start) * hop;
+      int count = Math.min(w.keepEnd * hop, keepTotal) - begin;
+      for (int s = 0; s < count; s++) {
+        for (int c = 0; c < channels; c++) out[(begin + s) * channels + c] = planar[c * span + offset + s];
+      }
+      if (first) {
+        times.firstAudioMs = msSince(start);
+        first = false;
+      }
+      if (sink != null) sink.onAudio(out, begin * channels, count);
+    }
+    return out;
   }
 
   /** Denoise fully with the predicted velocity, then re-noise with fresh noise to the next level. */
@@ -89,13 +143,10 @@ public final class Generator {
     return out;
   }
 
-  static float[] interleave(float[] planar, int channels, long samples) {
-    int total = planar.length / channels;
-    int keep = (int) Math.min(total, samples);
-    float[] out = new float[keep * channels];
-    for (int s = 0; s < keep; s++) {
-      for (int c = 0; c < channels; c++) out[s * channels + c] = planar[c * total + s];
-    }
+  /** Classifier-free guidance: v_uncond + scale * (v_cond - v_uncond), as the reference. */
+  static float[] guided(float[] cond, float[] uncond, float scale) {
+    float[] out = new float[cond.length];
+    for (int k = 0; k < cond.length; k++) out[k] = uncond[k] + scale * (cond[k] - uncond[k]);
     return out;
   }
 

@@ -21,8 +21,8 @@ public interface Graphs extends AutoCloseable {
   /** One DiT call: the velocity v = noise - x0 predicted at noise level t. */
   float[] velocity(float[] x, float t, Conditioning c) throws Exception;
 
-  /** Latent [1, latent_dim, frames] -> planar audio [1, channels, samples]. */
-  float[] decode(float[] latent) throws Exception;
+  /** One decoder window: latent [1, latent_dim, window] -> planar audio [1, channels, window * hop]. */
+  float[] decode(float[] latentWindow) throws Exception;
 
   @Override
   default void close() {}

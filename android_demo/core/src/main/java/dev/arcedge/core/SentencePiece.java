@@ -40,6 +40,15 @@ public final class SentencePiece {
 
   private SentencePiece() {}
 
+  /** Number of pieces in the model (Hugging Face's T5 counts its extra ids from here). */
+  public int size() {
+    return types.size();
+  }
+
+  public int unkId() {
+    return unkId;
+  }
+
   public static SentencePiece load(File file) throws IOException {
     return parse(Files.readAllBytes(file.toPath()));
   }

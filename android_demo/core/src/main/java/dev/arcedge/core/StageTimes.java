@@ -1,13 +1,12 @@
 package dev.arcedge.core;
 
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
+import org.json.JSONArray;
+import org.json.JSONException;
+import org.json.JSONObject;
 
 /** Per-stage latency (ms) and peak RSS (MB) of one generation, as the native runner reports them. */
 public final class StageTimes {
-  public double conditionersMs, decoderMs, totalMs;
+  public double conditionersMs, decoderMs, firstAudioMs, totalMs;
   public final double[] stepMs;
   public double rssMbAfterConditioners = -1, rssMbAfterDit = -1, rssMbAfterDecoder = -1;
 
@@ -22,20 +21,19 @@ public final class StageTimes {
   }
 
   /** The run entry of arc_runner's JSON report (device_bench/src/report.cpp). */
-  public Map<String, Object> toJson() {
-    Map<String, Object> out = new LinkedHashMap<>();
-    out.put("conditioners_ms", conditionersMs);
-    List<Object> steps = new ArrayList<>();
-    for (double v : stepMs) steps.add(v);
-    out.put("dit_step_ms", steps);
-    out.put("dit_total_ms", ditTotalMs());
-    out.put("decoder_ms", decoderMs);
-    out.put("total_ms", totalMs);
-    Map<String, Object> rss = new LinkedHashMap<>();
-    rss.put("after_conditioners", rssMbAfterConditioners);
-    rss.put("after_dit", rssMbAfterDit);
-    rss.put("after_decoder", rssMbAfterDecoder);
-    out.put("peak_rss_mb", rss);
-    return out;
+  public JSONObject toJson() throws JSONException {
+    JSONArray steps = new JSONArray();
+    for (double v : stepMs) steps.put(v);
+    return new JSONObject()
+        .put("conditioners_ms", conditionersMs)
+        .put("dit_step_ms", steps)
+        .put("dit_total_ms", ditTotalMs())
+        .put("decoder_ms", decoderMs)
+        .put("first_audio_ms", firstAudioMs)
+        .put("total_ms", totalMs)
+        .put("peak_rss_mb", new JSONObject()
+            .put("after_conditioners", rssMbAfterConditioners)
+            .put("after_dit", rssMbAfterDit)
+            .put("after_decoder", rssMbAfterDecoder));
   }
 }

@@ -5,64 +5,86 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
-import java.io.File;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.json.JSONArray;
+import org.json.JSONObject;
 import org.junit.Test;
 
 public class GeneratorTest {
-  private static Manifest manifest() throws Exception {
-    return Manifest.load(new File((String) Golden.json("bundle.json").get("dir")), false);
-  }
-
   private static PromptTokenizer.Tokens tokens(Manifest m) throws Exception {
     return PromptTokenizer.forBundle(m).encode("a low sine wave panned left");
   }
 
+  private static float[][] noises(JSONArray raw) throws Exception {
+    float[][] out = new float[raw.length()][];
+    for (int i = 0; i < out.length; i++) out[i] = Golden.floats(raw.getJSONArray(i));
+    return out;
+  }
+
+  /** Python's sampler (with and without guidance) and windowed decoding on the same closed-form graphs. */
   @Test
-  public void pingpongLoopMatchesThePythonSampler() throws Exception {
-    Map<String, Object> g = Golden.json("pingpong.json");
-    int steps = ((Double) g.get("steps")).intValue();
-    List<?> rawNoises = (List<?>) g.get("noises");
-    float[][] noises = new float[rawNoises.size()][];
-    for (int i = 0; i < noises.length; i++) noises[i] = Golden.floats(rawNoises.get(i));
-    Manifest m = manifest();
-    float[][] captured = new float[1][];
-    FakeGraphs graphs = new FakeGraphs(m.audioChannels, 100) {
-      @Override
-      public float[] decode(float[] latent) {
-        captured[0] = latent;
-        return super.decode(latent);
-      }
-    };
-    new Generator(m, graphs).generate(tokens(m), 0.001, steps, noises, null, null);
-    assertArrayEquals(Golden.floats(g.get("latent")), captured[0], 1e-5f);
+  public void matchesPythonsSamplerGuidanceAndWindowedDecoding() throws Exception {
+    JSONObject g = Golden.json("pingpong.json");
+    Manifest m = Golden.manifest();
+    float[][] noises = noises(g.getJSONArray("noises"));
+    JSONObject runs = g.getJSONObject("runs");
+    for (String scale : Golden.keys(runs)) {
+      float[][] latent = new float[1][];
+      FakeGraphs graphs = new FakeGraphs(m) {
+        @Override
+        public float[] decode(float[] window) {
+          if (latent[0] == null) latent[0] = window.clone();  // the generator reuses its window buffer
+          return super.decode(window);
+        }
+      };
+      Generator.Request req = new Generator.Request(g.getDouble("seconds"), g.getInt("steps"), Float.parseFloat(scale));
+      Generator.Result r = new Generator(m, graphs).generate(tokens(m), req, noises, null, null, null);
+      JSONObject expected = runs.getJSONObject(scale);
+      assertArrayEquals("first decoder window, cfg " + scale, Golden.floats(expected.getJSONArray("first_window")),
+          latent[0], 1e-5f);
+      assertArrayEquals("stitched audio, cfg " + scale, Golden.floats(expected.getJSONArray("audio")), r.interleaved, 1e-4f);
+      int calls = (int) graphs.calls.stream().filter("velocity"::equals).count();
+      assertEquals(scale.equals("1.0") ? req.steps : 2 * req.steps, calls);  // guidance costs a second call per step
+    }
   }
 
   @Test
-  public void reportsEveryStageInOrderAndTrimsToTheDuration() throws Exception {
-    Manifest m = manifest();
+  public void reportsEveryStageAndEveryWindowInOrder() throws Exception {
+    Manifest m = Golden.manifest();
     List<String> stages = new ArrayList<>();
-    FakeGraphs graphs = new FakeGraphs(m.audioChannels, (int) m.sampleSize);
+    List<int[]> windows = new ArrayList<>();
+    FakeGraphs graphs = new FakeGraphs(m);
     float[][] noises = Noise.draw(m.latentNumel(), 3, 1);
-    Generator.Result r = new Generator(m, graphs).generate(tokens(m), 0.5, 3, noises,
-        (stage, step, steps) -> stages.add(stage + ":" + step + "/" + steps), null);
+    Generator.Result r = new Generator(m, graphs).generate(tokens(m), new Generator.Request(m.maxSeconds(), 3, 1f), noises,
+        (stage, step, steps) -> stages.add(stage + ":" + step + "/" + steps), (audio, offset, frames) -> windows.add(new int[] {offset, frames}), null);
     assertEquals(List.of("CONDITIONERS:0/3", "DIT_STEP:0/3", "DIT_STEP:1/3", "DIT_STEP:2/3", "DECODER:3/3", "DONE:3/3"), stages);
-    int keep = Math.round(0.5f * m.sampleRate);
-    assertEquals(keep * m.audioChannels, r.interleaved.length);
-    // planar ramp -> interleaved: channel c of sample s came from c * total + s
-    assertEquals(m.sampleSize + 7, r.interleaved[7 * 2 + 1], 0f);
-    assertEquals(3, r.times.stepMs.length);
-    assertTrue(r.times.totalMs >= r.times.ditTotalMs());
+    assertEquals(m.decodeWindows.size(), windows.size());  // one call per window, in order, no gap
+    int next = 0;
+    for (int[] w : windows) {
+      assertEquals(next, w[0]);
+      next += w[1] * m.audioChannels;
+    }
+    assertEquals(r.interleaved.length, next);
+    assertTrue(r.times.firstAudioMs > 0 && r.times.firstAudioMs <= r.times.totalMs);
+  }
+
+  @Test
+  public void aShortClipDecodesOnlyTheWindowsItNeeds() throws Exception {
+    Manifest m = Golden.manifest();
+    FakeGraphs graphs = new FakeGraphs(m);
+    Generator.Result r = new Generator(m, graphs).generate(tokens(m), new Generator.Request(0.05, 2, 1f),
+        Noise.draw(m.latentNumel(), 2, 1), null, null, null);
+    assertEquals(Math.round(0.05 * m.sampleRate) * m.audioChannels, r.interleaved.length);
+    assertEquals(1, graphs.calls.stream().filter("decode"::equals).count());
   }
 
   @Test
   public void cancellingStopsBeforeTheNextGraphCall() throws Exception {
-    Manifest m = manifest();
-    FakeGraphs graphs = new FakeGraphs(m.audioChannels, 64);
+    Manifest m = Golden.manifest();
+    FakeGraphs graphs = new FakeGraphs(m);
     AtomicBoolean cancel = new AtomicBoolean(false);
     float[][] noises = Noise.draw(m.latentNumel(), 8, 1);
     Generator.Listener cancelAtStep2 = (stage, step, steps) -> {
@@ -70,17 +92,23 @@ public class GeneratorTest {
     };
     // the listener runs before the graph call of that step; the next check stops the run
     Generator gen = new Generator(m, graphs);
-    assertThrows(CancellationException.class, () -> gen.generate(tokens(m), 0.5, 8, noises, cancelAtStep2, cancel));
+    assertThrows(CancellationException.class,
+        () -> gen.generate(tokens(m), new Generator.Request(0.5, 8, 1f), noises, cancelAtStep2, null, cancel));
     assertTrue(graphs.calls.size() <= 4);
     assertTrue(!graphs.calls.contains("decode"));
   }
 
   @Test
-  public void refusesADurationTheBundleCannotMake() throws Exception {
-    Manifest m = manifest();
-    Generator gen = new Generator(m, new FakeGraphs(m.audioChannels, 64));
+  public void refusesWhatTheBundleCannotDo() throws Exception {
+    Manifest m = Golden.manifest();
+    Generator gen = new Generator(m, new FakeGraphs(m));
+    float[][] noises = Noise.draw(m.latentNumel(), 8, 1);
     IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
-        () -> gen.generate(tokens(m), m.maxSeconds() + 1, 8, Noise.draw(m.latentNumel(), 8, 1), null, null));
+        () -> gen.generate(tokens(m), new Generator.Request(m.maxSeconds() + 1, 8, 1f), noises, null, null, null));
     assertTrue(ex.getMessage(), ex.getMessage().contains("out of range"));
+    assertThrows(BundleException.class,
+        () -> gen.generate(tokens(m), new Generator.Request(0.5, 999, 1f), noises, null, null, null));
+    assertThrows(IllegalArgumentException.class,
+        () -> gen.generate(tokens(m), new Generator.Request(0.5, 8, Float.NaN), noises, null, null, null));
   }
 }

@@ -2,20 +2,24 @@ package dev.arcedge.core;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertThrows;
 
-import java.util.List;
-import java.util.Map;
+import org.json.JSONArray;
+import org.json.JSONObject;
 import org.junit.Test;
 
-/** The schedule against Python's, the noise against arc_runner's C++ source. */
+/** The schedules read from the manifest against Python's, the noise against arc_runner's C++ source. */
 public class SamplerTest {
   @Test
-  public void scheduleMatchesPython() throws Exception {
-    Map<String, Object> golden = Golden.json("schedule.json");
-    assertEquals(16, golden.size());
-    for (Map.Entry<String, Object> e : golden.entrySet()) {
-      assertArrayEquals("steps " + e.getKey(), Golden.floats(e.getValue()), Schedule.pingpong(Integer.parseInt(e.getKey())), 1e-7f);
+  public void theManifestsSchedulesAreWhatPythonComputes() throws Exception {
+    JSONObject golden = Golden.json("schedule.json");
+    Manifest m = Golden.manifest();
+    assertEquals(golden.length(), m.schedules.size());
+    for (String steps : Golden.keys(golden)) {
+      assertArrayEquals("steps " + steps, Golden.floats(golden.getJSONArray(steps)), m.schedule(Integer.parseInt(steps)), 0f);
     }
+    BundleException ex = assertThrows(BundleException.class, () -> m.schedule(m.schedules.size() + 1));
+    assertEquals(true, ex.getMessage().contains("not " + (m.schedules.size() + 1)));
   }
 
   @Test
@@ -29,12 +33,13 @@ public class SamplerTest {
 
   @Test
   public void noiseMatchesTheNativeRunner() throws Exception {
-    Map<String, Object> g = Golden.json("noise_cpp.json");
-    int numel = ((Double) g.get("numel")).intValue(), steps = ((Double) g.get("steps")).intValue();
-    float[] expected = Golden.floats(g.get("values"));
+    JSONObject g = Golden.json("noise_cpp.json");
+    int numel = g.getInt("numel"), steps = g.getInt("steps");
+    float[] expected = Golden.floats(g.getJSONArray("values"));
+    JSONArray seeds = g.getJSONArray("seeds");
     int k = 0;
-    for (Object seed : (List<?>) g.get("seeds")) {
-      for (float[] tensor : Noise.draw(numel, steps, ((Double) seed).longValue())) {
+    for (int s = 0; s < seeds.length(); s++) {
+      for (float[] tensor : Noise.draw(numel, steps, seeds.getLong(s))) {
         for (float x : tensor) {
           assertEquals("noise value " + k, expected[k], x, 1e-6f * Math.max(1f, Math.abs(expected[k])));
           k++;

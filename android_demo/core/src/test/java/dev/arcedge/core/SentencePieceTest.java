@@ -6,7 +6,7 @@ import static org.junit.Assert.assertThrows;
 import static org.junit.Assert.assertTrue;
 
 import java.io.File;
-import java.util.Map;
+import org.json.JSONObject;
 import org.junit.Test;
 
 public class SentencePieceTest {
@@ -16,18 +16,17 @@ public class SentencePieceTest {
     PromptTokenizer tok = new PromptTokenizer(sp, 32, 0, 1);
     int n = 0;
     for (String line : Golden.lines(tokens)) {
-      @SuppressWarnings("unchecked")
-      Map<String, Object> g = (Map<String, Object>) Json.parse(line);
-      String text = (String) g.get("text");
-      long[] pieces = Golden.longs(g.get("pieces"));
+      JSONObject g = new JSONObject(line);
+      String text = g.getString("text");
+      long[] pieces = Golden.longs(g.getJSONArray("pieces"));
       int[] got = sp.encode(text);
       long[] gotLong = new long[got.length];
       for (int i = 0; i < got.length; i++) gotLong[i] = got[i];
       assertArrayEquals("pieces of [" + text + "]", pieces, gotLong);
       PromptTokenizer.Tokens t = tok.encode(text);
-      assertArrayEquals("ids of [" + text + "]", Golden.longs(g.get("ids")), t.ids);
-      assertArrayEquals("mask of [" + text + "]", Golden.longs(g.get("mask")), t.mask);
-      assertEquals("truncation of [" + text + "]", g.get("truncated"), t.truncated);
+      assertArrayEquals("ids of [" + text + "]", Golden.longs(g.getJSONArray("ids")), t.ids);
+      assertArrayEquals("mask of [" + text + "]", Golden.longs(g.getJSONArray("mask")), t.mask);
+      assertEquals("truncation of [" + text + "]", g.getBoolean("truncated"), t.truncated);
       n++;
     }
     assertTrue("expected thousands of golden prompts, got " + n, n > 3000);

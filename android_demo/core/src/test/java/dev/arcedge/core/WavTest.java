@@ -5,15 +5,14 @@ import static org.junit.Assert.assertFalse;
 
 import java.io.File;
 import java.nio.file.Files;
-import java.util.Map;
+import org.json.JSONObject;
 import org.junit.Test;
 
 public class WavTest {
   @Test
   public void bytesMatchPythonsWriter() throws Exception {
-    Map<String, Object> g = Golden.json("wav.json");
-    byte[] got = Wav.encodePcm16(Golden.floats(g.get("interleaved")), ((Double) g.get("channels")).intValue(),
-        ((Double) g.get("sample_rate")).intValue());
+    JSONObject g = Golden.json("wav.json");
+    byte[] got = Wav.encodePcm16(Golden.floats(g.getJSONArray("interleaved")), g.getInt("channels"), g.getInt("sample_rate"));
     assertArrayEquals(Files.readAllBytes(Golden.file("golden.wav").toPath()), got);
   }
 
