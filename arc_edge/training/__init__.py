@@ -1,0 +1,1 @@
+"""Training: VAE, rectified-flow and ARC stages, data batches, losses, DDP, recipes."""
