@@ -51,15 +51,44 @@ def _read_state_dict(model_dir: Path) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(weights))
         except Exception as exc:  # safetensors raises several types for corrupt files
-            raise CheckpointError(f"{weights} could not be read ({exc}); re-download or re-save it") from None
+            raise CheckpointError(f"{weights} could not be read ({_first_line(exc)}); re-download or re-save it") from None
     ckpts = sorted(model_dir.glob("*.ckpt"))
     if ckpts:
         try:
             obj = torch.load(ckpts[0], map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise CheckpointError(f"{ckpts[0]} could not be loaded safely ({exc}); convert it to safetensors") from None
-        return obj.get("state_dict", obj) if isinstance(obj, dict) else obj
+            raise CheckpointError(f"{ckpts[0]} could not be loaded safely ({_first_line(exc)}); "
+                                  "convert it to safetensors") from None
+        state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
+        if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                  for k, v in state.items()):
+            raise CheckpointError(f"{ckpts[0]} holds no state dict of named tensors; convert it to safetensors")
+        return state
     raise CheckpointError(f"no {WEIGHTS_FILE} (or .ckpt) in {model_dir}; point --model at a model directory")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def as_float32(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], where: str
+               ) -> dict[str, torch.Tensor]:
+    """Load any float dtype into fp32 parameters, as the reference does, and say what was cast."""
+    cast: dict[str, int] = {}
+    out = {}
+    for key, value in state.items():
+        want = expected[key].dtype
+        if value.dtype != want:
+            if not (value.is_floating_point() and want.is_floating_point):
+                raise CheckpointError(f"{where}: tensor {key} is {value.dtype}, expected a float tensor")
+            cast[str(value.dtype).replace("torch.", "")] = cast.get(str(value.dtype).replace("torch.", ""), 0) + 1
+            value = value.to(want)
+        out[key] = value
+    if cast:
+        what = ", ".join(f"{n} {dtype}" for dtype, n in sorted(cast.items()))
+        warnings.warn(f"{where} stores {what} tensor(s); loaded as float32", stacklevel=3)
+    return out
 
 
 def check_state_dict(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], where: str) -> None:
@@ -94,9 +123,10 @@ def _load_text_encoder(cfg: ModelConfig, t5_dir: Path) -> tuple[TextEncoder, Pro
                               "model.safetensors, spiece.model)")
     tokenizer = PromptTokenizer(t5_dir / SPIECE_FILE, cfg.prompt.max_length)
     try:
-        t5 = T5EncoderModel.from_pretrained(str(t5_dir), local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"T5 weights in {t5_dir} could not be loaded ({str(exc).splitlines()[0]})") from None
+        # fp32 whatever the file stores (the reference runs T5 in fp16; fp32 is at least as accurate)
+        t5 = T5EncoderModel.from_pretrained(str(t5_dir), local_files_only=True, dtype=torch.float32)
+    except Exception as exc:  # transformers raises many types for broken folders
+        raise CheckpointError(f"T5 weights in {t5_dir} could not be loaded ({_first_line(exc)})") from None
     if t5.config.d_model != cfg.cond_dim:
         raise CheckpointError(f"T5 in {t5_dir} has d_model {t5.config.d_model}, the config needs {cfg.cond_dim}")
     return TextEncoder(t5.eval()), tokenizer
@@ -111,29 +141,34 @@ def load_model_dir(model_dir: Path, t5_dir: Path | None = None) -> ArcPipeline:
     with torch.device("meta"):
         pipeline = ArcPipeline(cfg, text_encoder=None)
     state = _read_state_dict(model_dir)
-    check_state_dict(pipeline.checkpoint_state_dict(), state, str(model_dir))
+    expected = pipeline.checkpoint_state_dict()
+    check_state_dict(expected, state, str(model_dir))
+    state = as_float32(state, expected, str(model_dir / WEIGHTS_FILE))
     pipeline.text_encoder = text_encoder
     pipeline.load_state_dict(state, strict=False, assign=True)
     pipeline.tokenizer = tokenizer
-    # Buffers that are derived, not stored (none today) would be re-materialised here.
-    return pipeline.eval()
+    return pipeline.eval().apply_model_half()
 
 
 def random_pipeline(cfg: ModelConfig, seed: int = 0) -> ArcPipeline:
     torch.manual_seed(seed)
-    pipeline = ArcPipeline(cfg).eval()
+    pipeline = ArcPipeline(cfg).eval().apply_model_half()
     pipeline.tokenizer = PromptTokenizer(Path(str(resources.files("arc_edge").joinpath("assets/tiny_spiece.model"))),
                                          cfg.prompt.max_length)
     return pipeline
 
 
 def load_model(model_dir: Path | None, t5_dir: Path | None = None) -> tuple[ArcPipeline, ModelSource]:
-    """Load ``model_dir``; without one, the bundled default model (or, until one ships, a random tiny model)."""
+    """Load ``model_dir``; without one, the bundled default model (or, until one ships, a random tiny
+    model). ``t5_dir`` replaces the model's own T5 folder either way."""
     if model_dir is not None:
         return load_model_dir(model_dir, t5_dir), ModelSource(str(model_dir), random_weights=False)
     bundled = default_model_dir()
     if (bundled / WEIGHTS_FILE).is_file():
-        return load_model_dir(bundled), ModelSource("bundled default model", random_weights=False)
+        name = "bundled default model" + (f" with the T5 in {t5_dir}" if t5_dir else "")
+        return load_model_dir(bundled, t5_dir), ModelSource(name, random_weights=False)
+    if t5_dir is not None:
+        raise CheckpointError("--t5 needs a model: no default model is bundled, so pass --model DIR as well")
     warnings.warn("no trained default model is bundled yet: using the tiny config with RANDOM weights "
                   "(the audio will be noise-like); pass --model DIR for a trained model", stacklevel=2)
     return random_pipeline(builtin_config("tiny")), ModelSource("tiny config, random weights", random_weights=True)
@@ -143,7 +178,7 @@ def save_model_dir(pipeline: ArcPipeline, out_dir: Path, force: bool = False) ->
     """Write a model directory atomically, in the layout ``load_model_dir`` reads."""
     if pipeline.tokenizer is None:
         raise CheckpointError("the model has no tokenizer to save")
-    with atomic_dir(Path(out_dir), force=force) as tmp:
+    with atomic_dir(Path(out_dir), force=force, kind="model") as tmp:
         (tmp / CONFIG_FILE).write_text(json.dumps(pipeline.cfg.raw, indent=2) + "\n")
         state = {k: v.detach().contiguous() for k, v in pipeline.checkpoint_state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_FILE))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import warnings
 
 
-def _quiet_third_party() -> None:
+def quiet_third_party() -> None:
     # Optional-kernel and deprecation chatter from torch/torchao/transformers is not for our users.
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,10 +25,18 @@ def _quiet_third_party() -> None:
     warnings.showwarning = one_line
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so cleanup (temp folders, worker processes) runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ANN001
+    raise Terminated()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .commands import eval as eval_cmd
     from .commands import bench, export, generate, info, train
+    from .commands import eval as eval_cmd
 
     parser = argparse.ArgumentParser(prog="arc-edge", description="Fast text-to-audio on Arm CPUs.")
     parser.add_argument("--version", action="version", version=f"arc-edge {__version__}")
@@ -38,10 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _quiet_third_party()
+    quiet_third_party()
+    from .commands.bench import legacy_argv
     from .errors import ArcEdgeError
 
+    argv = legacy_argv(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.run(args) or 0)
     except ArcEdgeError as exc:
@@ -50,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("arc-edge: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("arc-edge: terminated", file=sys.stderr)
+        return 143
+    except MemoryError:
+        print("arc-edge: error: out of memory; try a smaller model, --seconds or --batch-size", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

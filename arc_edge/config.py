@@ -1,4 +1,8 @@
-"""Read stable-audio-tools style ``model_config.json`` files into typed, validated configs."""
+"""Read stable-audio-tools style ``model_config.json`` files into typed, validated configs.
+
+Every option the reference code honours is either honoured here or refused with a one-line
+error; nothing is silently ignored.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .schema import Fields, int_item, read_json
 
 BUILTIN_CONFIGS = ("saos", "tiny")
 
@@ -22,6 +27,16 @@ class OobleckConfig:
     latent_dim: int
     use_snake: bool = True
     final_tanh: bool = False
+
+
+@dataclass(frozen=True)
+class PretransformConfig:
+    """stable-audio-tools' AutoencoderPretransform options."""
+
+    scale: float = 1.0  # latents are divided by it after encoding and multiplied before decoding
+    model_half: bool = False  # the VAE runs in fp16
+    iterate_batch: bool = False  # batch items are encoded/decoded one at a time (same result)
+    chunked: bool = False  # encode/decode in overlapping chunks of 128 latent frames (overlap 32)
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,7 @@ class ModelConfig:
     seconds: NumberCondConfig
     cond_dim: int
     diffusion_objective: str
+    pretransform: PretransformConfig = PretransformConfig()
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -84,86 +100,109 @@ class ModelConfig:
         return self.prompt.max_length + 1
 
 
-def _get(d: dict[str, Any], dotted: str, where: str) -> Any:
-    cur: Any = d
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            raise ConfigError(f"{where}: missing key '{dotted}'; compare with arc_edge/configs/saos.json")
-        cur = cur[part]
-    return cur
+def _refuse_true(c: Fields, key: str, what: str) -> None:
+    if c.has(key) and c.boolean(key):
+        raise ConfigError(f"{c.where}: {c.path}.{key} = true ({what}) is not supported by arc-edge; "
+                          "remove it or set it to false")
 
 
-def _oobleck(cfg: dict[str, Any], channels_key: str, where: str) -> OobleckConfig:
-    c = cfg["config"]
-    if cfg.get("type") != "oobleck":
-        raise ConfigError(f"{where}: only oobleck autoencoders are supported, got '{cfg.get('type')}'")
-    c_mults = tuple(int(v) for v in _get(c, "c_mults", where))
-    strides = tuple(int(v) for v in _get(c, "strides", where))
+def _oobleck(f: Fields, channels_key: str) -> OobleckConfig:
+    f.string("type", choices=("oobleck",))
+    c = f.obj("config")
+    c_mults = tuple(c.items("c_mults", int_item(c.where, 1), min_len=1))
+    strides = tuple(c.items("strides", int_item(c.where, 1), min_len=1))
     if len(c_mults) != len(strides):
-        raise ConfigError(f"{where}: c_mults and strides must have the same length")
+        raise ConfigError(f"{c.where}: {c.path}.c_mults and strides must have the same length")
+    _refuse_true(c, "antialias", "anti-aliased activations")
+    _refuse_true(c, "use_nearest_upsample", "nearest-neighbour upsampling")
     return OobleckConfig(
-        audio_channels=int(_get(c, channels_key, where)),
-        channels=int(_get(c, "channels", where)),
+        audio_channels=c.integer(channels_key, low=1, high=64),
+        channels=c.integer("channels", low=1, high=8192),
         c_mults=c_mults,
         strides=strides,
-        latent_dim=int(_get(c, "latent_dim", where)),
-        use_snake=bool(c.get("use_snake", False)),
-        final_tanh=bool(c.get("final_tanh", True)),
+        latent_dim=c.integer("latent_dim", low=1, high=8192),
+        use_snake=c.boolean("use_snake", False),
+        final_tanh=c.boolean("final_tanh", True),
     )
 
 
-def parse_config(raw: dict[str, Any], where: str = "model_config.json") -> ModelConfig:
+def _pretransform(pre: Fields) -> PretransformConfig:
+    pre.string("type", choices=("autoencoder",))
+    return PretransformConfig(scale=pre.number("scale", 1.0, low=0.0, low_open=True),
+                              model_half=pre.boolean("model_half", False),
+                              iterate_batch=pre.boolean("iterate_batch", False),
+                              chunked=pre.boolean("chunked", False))
+
+
+def _conditioning(model: Fields) -> tuple[T5CondConfig, NumberCondConfig, int]:
+    cond = model.obj("conditioning")
+    configs = {}
+    for i, item in enumerate(cond.items("configs", lambda v, name: v)):
+        entry = Fields(item, cond.where, f"{cond.path}.configs[{i}]")
+        configs[entry.string("id")] = entry
+    if set(configs) != {"prompt", "seconds_total"}:
+        raise ConfigError(f"{cond.where}: conditioning must be exactly 'prompt' (t5) and 'seconds_total' (number), "
+                          f"got {', '.join(sorted(configs)) or 'none'}")
+    prompt, seconds = configs["prompt"], configs["seconds_total"]
+    prompt.string("type", choices=("t5",))
+    seconds.string("type", choices=("number",))
+    p, s = prompt.obj("config"), seconds.obj("config", {})
+    t5_config = p.obj("t5_config").data if p.has("t5_config") else None
+    if p.has("project_out") and p.boolean("project_out"):
+        raise ConfigError(f"{p.where}: {p.path}.project_out = true is not supported by arc-edge")
+    # stable-audio-tools' NumberConditioner defaults: min_val 0, max_val 1
+    low, high = s.number("min_val", 0.0), s.number("max_val", 1.0)
+    if high <= low:
+        raise ConfigError(f"{s.where}: {s.path}.max_val ({high:g}) must be larger than min_val ({low:g})")
+    return (T5CondConfig(model_name=p.string("t5_model_name", "t5-base"), max_length=p.integer("max_length", 128, 2, 4096),
+                         t5_config=t5_config),
+            NumberCondConfig(low, high), cond.integer("cond_dim", low=1, high=65536))
+
+
+def parse_config(raw: Any, where: str = "model_config.json") -> ModelConfig:
     """Validate and type a stable-audio-tools ``diffusion_cond`` config."""
-    if raw.get("model_type") != "diffusion_cond":
-        raise ConfigError(f"{where}: model_type must be 'diffusion_cond', got '{raw.get('model_type')}'")
-    pre = _get(raw, "model.pretransform.config", where)
-    if _get(raw, "model.pretransform.config.bottleneck.type", where) != "vae":
-        raise ConfigError(f"{where}: only the 'vae' bottleneck is supported")
-    diff = _get(raw, "model.diffusion", where)
-    if diff.get("type") != "dit":
-        raise ConfigError(f"{where}: only the 'dit' diffusion model is supported, got '{diff.get('type')}'")
-    dc = diff["config"]
-    conds = {c["id"]: c for c in _get(raw, "model.conditioning.configs", where)}
-    if set(conds) != {"prompt", "seconds_total"}:
-        raise ConfigError(f"{where}: conditioning must be exactly 'prompt' (t5) and 'seconds_total' (number)")
-    if list(diff.get("cross_attention_cond_ids", [])) != ["prompt", "seconds_total"] or list(
-        diff.get("global_cond_ids", [])
-    ) != ["seconds_total"]:
-        raise ConfigError(f"{where}: expected cross_attention_cond_ids [prompt, seconds_total] and global_cond_ids [seconds_total]")
-    prompt = conds["prompt"]
-    if prompt.get("type") != "t5":
-        raise ConfigError(f"{where}: the prompt conditioner must be of type 't5'")
-    qk_norm = dc.get("attn_kwargs", {}).get("qk_norm", "none")
-    if qk_norm != "ln" or dc.get("global_cond_type", "prepend") != "prepend" or dc.get("patch_size", 1) != 1:
+    top = Fields(raw, where)
+    top.string("model_type", choices=("diffusion_cond",))
+    model = top.obj("model")
+    pre = model.obj("pretransform")
+    pc = pre.obj("config")
+    bottleneck = pc.obj("bottleneck")
+    bottleneck.string("type", choices=("vae",))
+    diff = model.obj("diffusion")
+    diff.string("type", choices=("dit",))
+    dc = diff.obj("config")
+    if diff.items("cross_attention_cond_ids", lambda v, n: v, []) != ["prompt", "seconds_total"] or \
+            diff.items("global_cond_ids", lambda v, n: v, []) != ["seconds_total"]:
+        raise ConfigError(f"{where}: expected cross_attention_cond_ids [prompt, seconds_total] and "
+                          "global_cond_ids [seconds_total]")
+    qk_norm = dc.obj("attn_kwargs", {}).string("qk_norm", "none")
+    if qk_norm != "ln" or dc.string("global_cond_type", "prepend") != "prepend" or dc.integer("patch_size", 1) != 1:
         raise ConfigError(f"{where}: only qk_norm 'ln', global_cond_type 'prepend' and patch_size 1 are supported")
+    dc.string("transformer_type", "continuous_transformer", choices=("continuous_transformer",))
+    prompt, seconds, cond_dim = _conditioning(model)
     cfg = ModelConfig(
-        sample_rate=int(_get(raw, "sample_rate", where)),
-        sample_size=int(_get(raw, "sample_size", where)),
-        audio_channels=int(_get(raw, "audio_channels", where)),
-        latent_dim=int(_get(pre, "latent_dim", where)),
-        downsampling_ratio=int(_get(pre, "downsampling_ratio", where)),
-        encoder=_oobleck(_get(pre, "encoder", where), "in_channels", where + " encoder"),
-        decoder=_oobleck(_get(pre, "decoder", where), "out_channels", where + " decoder"),
+        sample_rate=top.integer("sample_rate", low=1000, high=384000),
+        sample_size=top.integer("sample_size", low=1, high=1 << 26),
+        audio_channels=top.integer("audio_channels", low=1, high=64),
+        latent_dim=pc.integer("latent_dim", low=1, high=8192),
+        downsampling_ratio=pc.integer("downsampling_ratio", low=1, high=1 << 20),
+        encoder=_oobleck(pc.obj("encoder"), "in_channels"),
+        decoder=_oobleck(pc.obj("decoder"), "out_channels"),
         dit=DiTConfig(
-            io_channels=int(_get(dc, "io_channels", where)),
-            embed_dim=int(_get(dc, "embed_dim", where)),
-            depth=int(_get(dc, "depth", where)),
-            num_heads=int(_get(dc, "num_heads", where)),
-            cond_token_dim=int(_get(dc, "cond_token_dim", where)),
-            global_cond_dim=int(_get(dc, "global_cond_dim", where)),
+            io_channels=dc.integer("io_channels", low=1, high=8192),
+            embed_dim=dc.integer("embed_dim", low=1, high=65536),
+            depth=dc.integer("depth", low=1, high=1024),
+            num_heads=dc.integer("num_heads", low=1, high=1024),
+            cond_token_dim=dc.integer("cond_token_dim", low=1, high=65536),
+            global_cond_dim=dc.integer("global_cond_dim", low=1, high=65536),
             qk_norm=qk_norm,
         ),
-        prompt=T5CondConfig(
-            model_name=str(prompt["config"].get("t5_model_name", "t5-base")),
-            max_length=int(prompt["config"].get("max_length", 128)),
-            t5_config=prompt["config"].get("t5_config"),
-        ),
-        seconds=NumberCondConfig(
-            min_val=float(conds["seconds_total"]["config"].get("min_val", 0)),
-            max_val=float(conds["seconds_total"]["config"].get("max_val", 256)),
-        ),
-        cond_dim=int(_get(raw, "model.conditioning.cond_dim", where)),
-        diffusion_objective=str(diff.get("diffusion_objective", "rf_denoiser")),
+        prompt=prompt,
+        seconds=seconds,
+        cond_dim=cond_dim,
+        diffusion_objective=diff.string("diffusion_objective", "rf_denoiser",
+                                        choices=("rf_denoiser", "rectified_flow")),
+        pretransform=_pretransform(pre),
         raw=raw,
     )
     _check_consistency(cfg, where)
@@ -177,14 +216,18 @@ def _check_consistency(cfg: ModelConfig, where: str) -> None:
     problems = []
     if prod != cfg.downsampling_ratio:
         problems.append(f"decoder strides multiply to {prod}, not downsampling_ratio {cfg.downsampling_ratio}")
+    if cfg.encoder.strides != cfg.decoder.strides:
+        problems.append("encoder and decoder strides differ")
     if cfg.sample_size % cfg.downsampling_ratio:
         problems.append("sample_size is not a multiple of downsampling_ratio")
     if cfg.encoder.latent_dim != 2 * cfg.latent_dim or cfg.decoder.latent_dim != cfg.latent_dim:
         problems.append("a VAE encoder must output 2*latent_dim (mean, scale) and the decoder take latent_dim")
+    if cfg.encoder.audio_channels != cfg.audio_channels or cfg.decoder.audio_channels != cfg.audio_channels:
+        problems.append("the VAE's in_channels/out_channels must equal audio_channels")
     if cfg.dit.io_channels != cfg.latent_dim:
         problems.append("diffusion io_channels must equal the VAE latent_dim")
-    if cfg.dit.embed_dim % cfg.dit.num_heads:
-        problems.append("embed_dim must be divisible by num_heads")
+    if cfg.dit.embed_dim % cfg.dit.num_heads or (cfg.dit.embed_dim // cfg.dit.num_heads) % 2:
+        problems.append("embed_dim must be divisible by num_heads into an even head size")
     if cfg.dit.cond_token_dim != cfg.cond_dim or cfg.dit.global_cond_dim != cfg.cond_dim:
         problems.append("cond_token_dim and global_cond_dim must equal conditioning cond_dim")
     if problems:
@@ -195,11 +238,7 @@ def load_config(path: Path) -> ModelConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no model config at {path}; a model directory needs model_config.json")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); fix or re-export it") from None
-    return parse_config(raw, str(path))
+    return parse_config(read_json(path, "model config"), str(path))
 
 
 def builtin_config(name: str) -> ModelConfig:

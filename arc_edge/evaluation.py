@@ -24,13 +24,13 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from .config import ModelConfig
 from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
 from .data.procedural import ATTRIBUTES, SoundSpec, render
+from .decoding import decode_in_windows
 from .errors import InputError
 from .generate import GenerationRequest, Runtime, generate
-from .tokenizer import PromptTokenizer
+from .schema import Fields, read_json
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,13 @@ def diversity(embeddings: np.ndarray, groups: list[int]) -> float:
 
 
 def reconstruct(runtime: Runtime, audio: np.ndarray) -> np.ndarray:
-    """VAE encode + decode of reference audio: the ceiling any generator in that latent space has."""
+    """VAE encode (posterior mean) + decode of reference audio: the ceiling any generator in that
+    latent space has."""
     with torch.no_grad():
-        latent = runtime.encode(torch.from_numpy(np.ascontiguousarray(audio))[None])
-        return runtime.decode(latent)[0].numpy()
+        latent = runtime.posterior(torch.from_numpy(np.ascontiguousarray(audio))[None])[0]
+        plan = runtime.decode_plan()
+        chunks = decode_in_windows(runtime.decode, latent, plan, runtime.cfg.downsampling_ratio, audio.shape[1])
+        return torch.cat(list(chunks), dim=-1)[0].numpy()
 
 
 class Embedder(Protocol):
@@ -121,12 +124,13 @@ def embedding_metrics(embedder: Embedder, texts: list[str], gen: list[np.ndarray
             "frechet_distance": frechet_distance(g, r)}
 
 
-def evaluate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, prompts: list[EvalPrompt],
-             n_per_prompt: int, steps: int, sampler: str, cfg_scale: float, seed: int = 0,
+def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
+             n_per_prompt: int, steps: int, sampler: str, cfg_scale: float | None, seed: int = 0,
              on_item: Callable[[], None] | None = None, vae_only: bool = False,
              embedder: Embedder | None = None) -> dict:
     """Generate (or, with ``vae_only``, reconstruct the rendered reference) and score every item;
     with an ``embedder``, also in its learned embedding space."""
+    cfg = runtime.cfg
     seconds = cfg.max_seconds
     hits: dict[str, list[bool]] = defaultdict(list)
     gen_feats, ref_feats, groups, times = [], [], [], []
@@ -141,7 +145,7 @@ def evaluate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, pro
                 audio = reconstruct(runtime, render(spec, seconds, cfg.sample_rate, item_seed))
             else:
                 req = GenerationRequest(p.prompt, seconds, steps, seed=item_seed, sampler=sampler, cfg_scale=cfg_scale)
-                audio = generate(runtime, tokenizer, cfg, req).audio
+                audio = generate(runtime, req).audio
             times.append(time.perf_counter() - t0)
             for attr, ok in score(p.attributes, analyse(audio, cfg.sample_rate).attributes).items():
                 hits[attr].append(ok)
@@ -165,7 +169,8 @@ def evaluate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, pro
     return {
         "mode": "vae reconstruction" if vae_only else "generation",
         "prompts": len(prompts), "generations": len(groups), "steps": steps, "sampler": sampler,
-        "cfg_scale": cfg_scale, "seconds": round(seconds, 3),
+        "cfg_scale": GenerationRequest("x", seconds, sampler=sampler, cfg_scale=cfg_scale).guidance,
+        "seconds": round(seconds, 3),
         "adherence": {"overall": float(np.mean(all_hits)), "per_attribute": per_attr, "chance": chance},
         "diversity": diversity(gen_z, groups) if n_per_prompt > 1 else None,
         "reference_diversity": diversity(ref_z, groups) if n_per_prompt > 1 else None,
@@ -175,6 +180,25 @@ def evaluate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, pro
         "learned_embedding": (embedding_metrics(embedder, texts, gen_audio, ref_audio, groups)
                               if embedder is not None else None),
     }
+
+
+def load_report(path: Path) -> dict:
+    """An eval report, checked for the fields the table reads (one-line error otherwise)."""
+    raw = read_json(path, "eval report", InputError)
+    r = Fields(raw, str(path), error=InputError)
+    a = r.obj("adherence")
+    a.number("overall")
+    for key in a.obj("per_attribute"):
+        a.obj("per_attribute").number(key)
+    r.integer("steps", low=0)
+    r.string("sampler")
+    r.obj("latency_s").number("mean")
+    for key in ("diversity", "frechet_distance"):
+        if r.raw(key, None) is not None:
+            r.number(key)
+    if r.raw("learned_embedding", None) is not None:
+        r.obj("learned_embedding")
+    return raw
 
 
 def results_table(reports: dict[str, dict]) -> str:

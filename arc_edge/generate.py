@@ -1,29 +1,39 @@
 """Text-to-audio generation, shared by every runtime (eager PyTorch, ExecuTorch, onnxruntime).
 
-A runtime provides four calls: ``condition(ids, mask, seconds)``, ``velocity(x, t, cross, global)``,
-``decode(latent)`` and (for audio-to-audio) ``encode(audio)``. Everything else (tokenising, the
-schedule, noise, the sampler loop, trimming) happens here once.
+A runtime carries its model config and tokenizer and provides the graph calls: ``condition``,
+``velocity``, ``decode`` (one decoder window, see ``decode_plan``) and, for audio-to-audio,
+``posterior`` (the VAE posterior's mean and std). Everything else (tokenising, the schedule,
+noise, the sampler loop, guidance, windowed decoding, trimming) happens here once.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from .config import ModelConfig
+from .decoding import DecodePlan, decode_in_windows
 from .errors import InputError
-from .sampling import draw_noise, sample_euler, sample_pingpong, with_cfg
+from .sampling import SAMPLERS, NoiseDraws, draw_noise, with_cfg
 from .tokenizer import PromptTokenizer
 
-SAMPLERS = ("pingpong", "euler")
+DEFAULT_PROMPT = "a low sine wave panned left, pulsing slowly"
+MAX_STEPS = 1000
+# stable-audio-tools' generate_diffusion_cond default; ARC's ping-pong sampler needs none (1).
+DEFAULT_CFG = {"pingpong": 1.0, "euler": 6.0}
 
 
 class Runtime(Protocol):
+    cfg: ModelConfig
+    tokenizer: PromptTokenizer
+
     def condition(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, seconds: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor]: ...
 
@@ -32,7 +42,11 @@ class Runtime(Protocol):
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor: ...
 
-    def encode(self, audio: torch.Tensor) -> torch.Tensor: ...
+    def decode_plan(self) -> DecodePlan: ...
+
+    def posterior(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def schedule(self, steps: int, sigma_max: float = 1.0) -> torch.Tensor: ...
 
 
 @dataclass
@@ -42,9 +56,13 @@ class GenerationRequest:
     steps: int = 8
     seed: int = 0
     sampler: str = "pingpong"
-    cfg_scale: float = 1.0
+    cfg_scale: float | None = None  # None: DEFAULT_CFG of the sampler
     init_audio: np.ndarray | None = None  # [channels, samples] at the model rate
     init_noise: float = 1.0  # sigma_max: < 1 keeps part of the init audio
+
+    @property
+    def guidance(self) -> float:
+        return DEFAULT_CFG[self.sampler] if self.cfg_scale is None else self.cfg_scale
 
 
 @dataclass
@@ -56,18 +74,39 @@ class GenerationResult:
     truncated_prompt: bool = False
 
 
-def validate_request(cfg: ModelConfig, req: GenerationRequest) -> None:
-    if not 0 < req.seconds <= cfg.max_seconds + 1e-9:
-        raise InputError(f"--seconds {req.seconds:g} is out of range; this model makes up to "
-                         f"{cfg.max_seconds:.2f} s (choose 0 < seconds <= {cfg.max_seconds:.2f})")
-    if req.steps < 1 or req.steps > 1000:
-        raise InputError(f"--steps {req.steps} is out of range; use 1..1000 (8 for ARC ping-pong)")
+def _finite(name: str, value: float) -> None:
+    if not math.isfinite(value):
+        raise InputError(f"{name} {value} is not a finite number; give a real value")
+
+
+def validate_options(req: GenerationRequest, init_audio_given: bool | None = None) -> None:
+    """The checks that need no model, so bad arguments fail before anything heavy is loaded
+    (``init_audio_given``: whether init audio will come, when it is not loaded yet)."""
+    _finite("--seconds", req.seconds)
+    if req.seconds <= 0:
+        raise InputError(f"--seconds {req.seconds:g} is out of range; give a duration above 0")
+    if req.steps < 1 or req.steps > MAX_STEPS:
+        raise InputError(f"--steps {req.steps} is out of range; use 1..{MAX_STEPS} (8 for ARC ping-pong)")
     if req.sampler not in SAMPLERS:
         raise InputError(f"unknown sampler '{req.sampler}'; choose one of {', '.join(SAMPLERS)}")
+    _finite("--cfg", req.guidance)
+    if req.guidance < 0:
+        raise InputError(f"--cfg {req.guidance:g} is negative; use 1 for no guidance or a larger scale")
+    _finite("--init-noise", req.init_noise)
     if not 0 < req.init_noise <= 1:
         raise InputError(f"--init-noise {req.init_noise:g} is out of range; use 0 < value <= 1")
-    if req.init_noise < 1 and req.init_audio is None:
+    has_init = req.init_audio is not None if init_audio_given is None else init_audio_given
+    if req.init_noise < 1 and not has_init:
         raise InputError("--init-noise below 1 needs --init-audio")
+    if req.init_audio is not None and not np.all(np.isfinite(req.init_audio)):
+        raise InputError("the init audio contains NaN or infinite samples; give a clean audio file")
+
+
+def validate_request(cfg: ModelConfig, req: GenerationRequest) -> None:
+    validate_options(req)
+    if req.seconds > cfg.max_seconds + 1e-9:
+        raise InputError(f"--seconds {req.seconds:g} is out of range; this model makes up to "
+                         f"{cfg.max_seconds:.2f} s (choose 0 < seconds <= {cfg.max_seconds:.2f})")
 
 
 def tokenize(tokenizer: PromptTokenizer, prompt: str) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -88,29 +127,36 @@ class _Timer:
         return out
 
 
+def noise_for(runtime: Runtime, req: GenerationRequest) -> NoiseDraws:
+    cfg = runtime.cfg
+    return draw_noise((1, cfg.latent_dim, cfg.latent_length), req.steps, req.seed,
+                      posterior=req.init_audio is not None)
+
+
 @torch.inference_mode()
-def generate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, req: GenerationRequest,
-             on_step: Callable[[int, int], None] | None = None,
-             noises: list[torch.Tensor] | None = None) -> GenerationResult:
+def generate(runtime: Runtime, req: GenerationRequest, on_step: Callable[[int, int], None] | None = None,
+             noise: NoiseDraws | None = None, on_audio: Callable[[np.ndarray], None] | None = None
+             ) -> GenerationResult:
+    """One generation. ``on_audio`` receives each decoded window's audio [channels, n] as soon as it
+    is ready (time to first audio); the result holds the whole clip."""
+    cfg = runtime.cfg
     validate_request(cfg, req)
     timer = _Timer()
     start = time.perf_counter()
-    ids, mask, truncated = tokenize(tokenizer, req.prompt)
+    ids, mask, truncated = tokenize(runtime.tokenizer, req.prompt)
     seconds = torch.tensor([float(req.seconds)])
     cross, glob = timer.run("conditioners", lambda: runtime.condition(ids, mask, seconds))
-    shape = (1, cfg.latent_dim, cfg.latent_length)
-    noises = noises if noises is not None else draw_noise(shape, req.steps, req.seed)
+    noise = noise if noise is not None else noise_for(runtime, req)
 
     init_latent = None
     if req.init_audio is not None:
         audio = torch.from_numpy(np.ascontiguousarray(req.init_audio))[None].float()
-        init_latent = timer.run("encoder", lambda: runtime.encode(audio))
+        mean, std = timer.run("encoder", lambda: runtime.posterior(audio))
+        # stable-audio-tools encodes by sampling the posterior, with the generation's seeded noise
+        init_latent = mean + std * noise.posterior
 
     step_ms: list[float] = []
     last = [time.perf_counter()]
-
-    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return runtime.velocity(x, t, cross, glob)
 
     def step_done(i: int, n: int) -> None:
         now = time.perf_counter()
@@ -119,16 +165,26 @@ def generate(runtime: Runtime, tokenizer: PromptTokenizer, cfg: ModelConfig, req
         if on_step:
             on_step(i, n)
 
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return runtime.velocity(x, t, cross, glob)
+
+    def uncond(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:  # the reference's null conditioning
+        return runtime.velocity(x, t, torch.zeros_like(cross), glob)
+
+    schedule = runtime.schedule(req.steps, req.init_noise)
     last[0] = time.perf_counter()
-    if req.sampler == "pingpong":
-        latent = sample_pingpong(velocity, noises, req.steps, init_latent, req.init_noise, step_done)
-    else:
-        def uncond(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return runtime.velocity(x, t, torch.zeros_like(cross), glob)
-        latent = sample_euler(with_cfg(velocity, uncond, req.cfg_scale), noises[0], req.steps, init_latent,
-                              req.init_noise, step_done)
+    latent = SAMPLERS[req.sampler](with_cfg(velocity, uncond, req.guidance), noise, schedule, init_latent, step_done)
     timer.ms["dit_total"] = sum(step_ms)
-    audio = timer.run("decoder", lambda: runtime.decode(latent))
-    timer.ms["total"] = (time.perf_counter() - start) * 1e3
+
     n = int(round(req.seconds * cfg.sample_rate))
-    return GenerationResult(audio[0, :, :n].float().numpy(), cfg.sample_rate, timer.ms, step_ms, truncated)
+    t_dec = time.perf_counter()
+    chunks = []
+    for chunk in decode_in_windows(runtime.decode, latent, runtime.decode_plan(), cfg.downsampling_ratio, n):
+        chunks.append(chunk[0].float().numpy())
+        if len(chunks) == 1:
+            timer.ms["first_audio"] = (time.perf_counter() - start) * 1e3
+        if on_audio:
+            on_audio(chunks[-1])
+    timer.ms["decoder"] = (time.perf_counter() - t_dec) * 1e3
+    timer.ms["total"] = (time.perf_counter() - start) * 1e3
+    return GenerationResult(np.concatenate(chunks, axis=1), cfg.sample_rate, timer.ms, step_ms, truncated)

@@ -45,5 +45,5 @@ def et_int8_bundle(tmp_path_factory, bundled_model_dir):
     from arc_edge.cli import main
     out = tmp_path_factory.mktemp("bundles") / "et_int8"
     assert main(["export", "--model", str(bundled_model_dir), "--quant", "int8", "--seconds", "1.5",
-                 "--out", str(out)]) == 0
+                 "--decode-window", "32", "--out", str(out)]) == 0
     return out

@@ -26,7 +26,7 @@ def test_generate_writes_wav_of_requested_length(tiny_model_dir, tmp_path, capsy
 
 def test_generation_is_deterministic_per_seed(tiny_model_dir, tmp_path):
     paths = [tmp_path / f"{i}.wav" for i in range(3)]
-    for p, seed in zip(paths, (1, 1, 2)):
+    for p, seed in zip(paths, (1, 1, 2), strict=True):
         assert run_cli("generate", "square wave", "--model", tiny_model_dir, "--seconds", 0.5, "--seed", seed,
                        "--steps", 2, "--out", p) == 0
     a, b, c = (sf.read(p)[0] for p in paths)

@@ -12,7 +12,8 @@ import soundfile as sf
 import torch
 
 from arc_edge.bench.devices import AdbDevice, DeviceError, LocalDevice
-from arc_edge.bench.native import bench_native, runner_dir
+from arc_edge.bench.native import DeviceBenchOptions, bench_native
+from arc_edge.bench.runner_build import runner_dir
 from arc_edge.checkpoint import load_model_dir
 from arc_edge.cli import main
 from arc_edge.export.bundle import BundleRuntime
@@ -40,13 +41,13 @@ def reference(et_int8_bundle, tmp_path_factory):
     """Python bundle run and eager run with fixed noise, and that noise as a file for the runner."""
     runtime = BundleRuntime(et_int8_bundle)
     cfg = runtime.cfg
-    noises = draw_noise((1, cfg.latent_dim, cfg.latent_length), 8, seed=11)
+    noise = draw_noise((1, cfg.latent_dim, cfg.latent_length), 8, seed=11)
     d = tmp_path_factory.mktemp("ref")
-    np.concatenate([n.numpy().ravel() for n in noises]).astype("<f4").tofile(d / "noise.bin")
+    np.concatenate([n.numpy().ravel() for n in [noise.initial, *noise.steps]]).astype("<f4").tofile(d / "noise.bin")
     (d / "prompt.txt").write_text(TRICKY_PROMPT, encoding="utf-8")
     req = GenerationRequest(TRICKY_PROMPT, 1.5, 8, 11)
-    bundled = generate(runtime, runtime.tokenizer, cfg, req, noises=noises).audio
-    return {"dir": d, "bundled": bundled, "noises": noises, "req": req}
+    bundled = generate(runtime, req, noise=noise).audio
+    return {"dir": d, "bundled": bundled, "noise": noise, "req": req}
 
 
 def _run_runner(cmd_prefix, runner, bundle, ref, out_dir):
@@ -69,12 +70,14 @@ def test_host_runner_matches_python_bundle_and_eager(host_runner, et_int8_bundle
     # same kernels, same inputs: the C++ loop reproduces the Python bundle run
     np.testing.assert_allclose(audio, reference["bundled"], atol=1e-5)
     pipeline = load_model_dir(bundled_model_dir)
-    eager = generate(pipeline, pipeline.tokenizer, pipeline.cfg, reference["req"], noises=reference["noises"]).audio
+    eager = generate(pipeline, reference["req"], noise=reference["noise"]).audio
     assert snr_db(torch.from_numpy(eager), torch.from_numpy(audio)) >= load_export_recipe("int8").end_to_end_min_snr_db
     tokens = pipeline.tokenizer.encode(TRICKY_PROMPT)
     assert report["prompt_tokens"] == sum(tokens.mask) and report["complete"]
-    assert len(report["runs"][0]["dit_step_ms"]) == 8 and report["runs"][0]["peak_rss_mb"]["after_decoder"] > 0
-    assert set(report["load_ms"]) == {"conditioners", "dit", "decoder"}
+    run = report["runs"][0]
+    assert len(run["dit_step_ms"]) == 8 and run["peak_rss_mb"]["after_decoder"] > 0
+    assert 0 < run["first_audio_ms"] <= run["total_ms"]
+    assert report["graphs"] == "staged" and set(run["load_ms"]) == {"conditioners", "dit", "decoder"}
 
 
 def test_aarch64_runner_under_qemu_matches(arm_runner, et_int8_bundle, reference, tmp_path):
@@ -126,8 +129,8 @@ def test_bench_local_writes_json_csv_png_and_compares(et_int8_bundle, tmp_path, 
 def test_runner_timeout_keeps_partial_results(et_int8_bundle, tmp_path):
     device = LocalDevice()
     try:
-        result = bench_native(et_int8_bundle, device, runs=10_000, warmup=0, threads=1, prompt="sine",
-                              seconds=None, steps=None, timeout=8, wav_out=None, log=lambda m: None)
+        result = bench_native(et_int8_bundle, device, DeviceBenchOptions(runs=10_000, warmup=0, threads=1,
+                                                                          prompt="sine", timeout=8), log=lambda m: None)
     finally:
         device.cleanup()
     assert not result["complete"] and result["partial"] and "timed out" in result["error"]
@@ -228,11 +231,20 @@ def test_unknown_device_is_refused(tmp_path, capsys, et_int8_bundle):
 def test_backends_side_by_side(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "backends.json"
     assert main(["bench", "--backends", "eager-fp32,ort-int8", "--model", str(tiny_model_dir), "--runs", "1",
-                 "--warmup", "0", "--work", str(tmp_path / "work"), "--out", str(out)]) == 0
-    res = json.loads(out.read_text())["backends"]
-    assert set(res) == {"eager-fp32", "ort-int8"}
-    assert res["eager-fp32"]["speedup_vs_eager"] == 1.0
-    assert res["ort-int8"]["parity_snr_db"]["end_to_end"] >= load_export_recipe("int8").end_to_end_min_snr_db
-    assert res["ort-int8"]["peak_rss_mb"] > 0 and out.with_suffix(".png").is_file()
-    assert main(["bench", "--backends", "tensorrt", "--out", str(tmp_path / "x.json")]) == 2
+                 "--warmup", "0", "--steps", "2", "--seconds", "0.5", "--work", str(tmp_path / "work"),
+                 "--out", str(out)]) == 0
+    raw = json.loads(out.read_text())
+    res = raw["backends"]
+    assert set(res) == {"eager-fp32", "ort-int8"} and raw["steps"] == 2
+    eager, ort = res["eager-fp32"], res["ort-int8"]
+    assert "speedup_vs_eager" not in eager  # eager against itself says nothing
+    ratio = eager["summary"]["total_ms"]["median"] / ort["summary"]["total_ms"]["median"]
+    assert ort["speedup_vs_eager"] == pytest.approx(ratio, abs=0.01)
+    # the worker honoured --steps and --seconds
+    assert all(len(r["dit_step_ms"]) == 2 for r in eager["runs"] + ort["runs"]) and ort["seconds"] == 0.5
+    rtf = ort["summary"]["real_time_factor"]["median"]
+    assert rtf == pytest.approx(0.5 / (ort["summary"]["total_ms"]["median"] / 1e3), rel=0.05)
+    assert ort["parity_snr_db"]["end_to_end"] >= load_export_recipe("int8").end_to_end_min_snr_db
+    assert ort["export_peak_rss_mb"] > 0 and ort["peak_rss_mb"] > 0 and out.with_suffix(".png").is_file()
+    assert main(["bench", "backends", "--backends", "tensorrt", "--out", str(tmp_path / "x.json")]) == 2
     assert "unknown backend(s) tensorrt" in capsys.readouterr().err

@@ -38,7 +38,7 @@ def test_eval_refuses_bad_arguments(tiny_model_dir, tmp_path, capsys):
     assert main(["eval", "--model", str(tiny_model_dir)]) == 2
     assert "give --out" in capsys.readouterr().err
     assert main(["eval", "--table", "x=/nonexistent.json"]) == 2
-    assert "LABEL=REPORT.json" in capsys.readouterr().err
+    assert "no eval report at /nonexistent.json" in capsys.readouterr().err
     assert main(["eval", "--model", str(tiny_model_dir), "--embedder", str(tmp_path), "--out",
                  str(tmp_path / "r.json")]) == 2
     assert "arc-edge train clap" in capsys.readouterr().err

@@ -11,8 +11,9 @@ import torch
 from arc_edge.checkpoint import load_model_dir
 from arc_edge.cli import main
 from arc_edge.errors import ConfigError
-from arc_edge.export.bundle import BundleError, BundleRuntime, read_manifest
+from arc_edge.export.bundle import BundleRuntime
 from arc_edge.export.exporter import ExportOptions, ParityError, export_bundle
+from arc_edge.export.manifest import BundleError, read_manifest
 from arc_edge.export.parity import snr_db
 from arc_edge.export.recipes import load_export_recipe
 from arc_edge.generate import GenerationRequest, generate
@@ -34,14 +35,13 @@ def onnx_int8_bundle(tmp_path_factory, pipeline):
 def _generate_both(pipeline, bundle, prompt, seconds, seed=3):
     runtime = BundleRuntime(bundle)
     req = GenerationRequest(prompt, seconds, steps=8, seed=seed)
-    noises = draw_noise((1, pipeline.cfg.latent_dim, pipeline.cfg.latent_length), 8, seed)
-    eager = generate(pipeline, pipeline.tokenizer, pipeline.cfg, req, noises=noises)
-    bundled = generate(runtime, runtime.tokenizer, runtime.cfg, req, noises=noises)
-    return eager.audio, bundled.audio
+    noise = draw_noise((1, pipeline.cfg.latent_dim, pipeline.cfg.latent_length), 8, seed)
+    return generate(pipeline, req, noise=noise).audio, generate(runtime, req, noise=noise).audio
 
 
 def test_manifest_describes_every_graph_and_file(et_int8_bundle, pipeline):
-    m = read_manifest(et_int8_bundle)
+    manifest = read_manifest(et_int8_bundle)
+    m = manifest.raw
     assert m["backend"] == "executorch" and m["recipe"]["name"] == "int8"
     assert set(m["graphs"]) == {"conditioners", "dit", "decoder"}
     dit = m["graphs"]["dit"]
@@ -49,9 +49,10 @@ def test_manifest_describes_every_graph_and_file(et_int8_bundle, pipeline):
     assert dit["inputs"][2]["shape"] == [1, pipeline.cfg.prompt.max_length + 1, pipeline.cfg.cond_dim]
     assert dit["quantization"]["quant"] == "int8_dynamic"
     assert m["graphs"]["decoder"]["quantization"]["quant"] == "fp32"
-    assert m["sampler"]["schedule"] == pytest.approx([1, 0.99331, 0.98201, 0.95257, 0.8808, 0.73106, 0.5, 0.26894, 0],
-                                                      abs=1e-5)
-    assert set(m["files"]) == {"conditioners.pte", "dit.pte", "decoder.pte", "spiece.model"}
+    assert m["sampler"]["steps"] == 8 and manifest.schedules[8] == pytest.approx(
+        [1, 0.99331, 0.98201, 0.95257, 0.8808, 0.73106, 0.5, 0.26894, 0], abs=1e-5)
+    assert sorted(manifest.schedules) == list(range(1, 33))
+    assert set(m["files"]) == {"conditioners.pte", "dit.pte", "decoder.pte", "spiece.model", "selftest.safetensors"}
     for stage in ("conditioners", "dit", "decoder", "end_to_end"):
         assert m["parity"][stage]["snr_db"] >= m["parity"][stage]["min_snr_db"]
 
@@ -70,7 +71,8 @@ def test_onnx_bundle_matches_eager_including_encoder(onnx_int8_bundle, pipeline)
     assert snr_db(torch.from_numpy(eager), torch.from_numpy(bundled)) >= load_export_recipe("int8").end_to_end_min_snr_db
     runtime = BundleRuntime(onnx_int8_bundle)
     audio = torch.randn(1, 2, pipeline.cfg.sample_size) * 0.1
-    assert snr_db(pipeline.encode(audio), runtime.encode(audio)) > 60
+    for eager_out, bundle_out in zip(pipeline.posterior(audio), runtime.posterior(audio), strict=True):
+        assert snr_db(eager_out, bundle_out) > 60
 
 
 def test_generate_cli_runs_a_bundle(et_int8_bundle, tmp_path, capsys):
@@ -104,7 +106,7 @@ def test_tampered_file_and_wrong_version_are_refused(et_int8_bundle, tmp_path, c
         read_manifest(b)
     shutil.copyfile(et_int8_bundle / "dit.pte", b / "dit.pte")
     (b / "spiece.model").unlink()
-    m["format_version"] = 1
+    m["format_version"] = 2
     (b / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(BundleError, match="spiece.model is missing"):
         read_manifest(b)
@@ -112,10 +114,10 @@ def test_tampered_file_and_wrong_version_are_refused(et_int8_bundle, tmp_path, c
 
 def test_failed_parity_gate_leaves_nothing(pipeline, tmp_path):
     strict = tmp_path / "strict.toml"
-    text = open(load_export_recipe("int8").source).read()
-    strict.write_text(text.replace("min_snr_db = 20.0", "min_snr_db = 500.0"))
+    text = _recipe_text("int8")
+    strict.write_text(text.replace("min_snr_db = 20.0", "min_snr_db = 250.0"))
     out = tmp_path / "bundle"
-    with pytest.raises(ParityError, match="dit .* < 500.0 dB"):
+    with pytest.raises(ParityError, match="dit .* < 250.0 dB"):
         export_bundle(pipeline, out, ExportOptions(load_export_recipe(str(strict)), "onnx"), log=lambda m: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["strict.toml"]
 
@@ -131,12 +133,29 @@ def test_export_bad_input(tiny_model_dir, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]
 
 
+def _recipe_text(name):
+    from importlib import resources
+    return resources.files("arc_edge.export_recipes").joinpath(f"{name}.toml").read_text()
+
+
 def test_recipe_validation(tmp_path):
     bad = tmp_path / "bad.toml"
-    good = open(load_export_recipe("int8").source).read()
+    good = _recipe_text("int8")
     bad.write_text(good.replace('modules = ["Linear"]', 'modules = ["Conv1d"]'))
     with pytest.raises(ConfigError, match="cannot be dynamically quantised"):
         load_export_recipe(str(bad))
     bad.write_text(good.replace('[graphs.decoder]', '[graphs.other]'))
-    with pytest.raises(ConfigError, match=r"missing \[graphs.decoder\]"):
+    with pytest.raises(ConfigError, match="unknown graph.s. other"):
         load_export_recipe(str(bad))
+    bad.write_text(good.replace('[graphs.decoder]', '[unused]'))
+    with pytest.raises(ConfigError, match="unknown key.s. unused"):
+        load_export_recipe(str(bad))
+    # a typo or a NaN must never switch the parity gate off
+    bad.write_text(good.replace("min_snr_db = 20.0", "min_snr_dB = 20.0"))
+    with pytest.raises(ConfigError, match="unknown key.s. min_snr_dB"):
+        load_export_recipe(str(bad))
+    for value in ("nan", "inf", '"20"'):
+        bad.write_text(good.replace("min_snr_db = 20.0", f"min_snr_db = {value}"))
+        with pytest.raises(ConfigError, match="graphs.dit.min_snr_db' must be a finite number"):
+            load_export_recipe(str(bad))
+    assert load_export_recipe("8da8w").name == "int8"  # optimum-cli's name for the same recipe

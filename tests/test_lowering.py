@@ -6,9 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from arc_edge.export.backends import BACKENDS
-from arc_edge.export.graphs import GraphDef, TensorSpec
-from arc_edge.export.lowering import LoweringJob, lower_graphs
+from arc_edge.export.backends import BACKENDS, LoweringJob
+from arc_edge.export.lowering import lower_graphs
 from arc_edge.export.recipes import GraphRecipe
 
 FP32 = GraphRecipe("fp32", 0.0)
@@ -16,9 +15,7 @@ FP32 = GraphRecipe("fp32", 0.0)
 
 def _job(name: str, out_features: int, path) -> LoweringJob:
     torch.manual_seed(out_features)
-    graph = GraphDef(name, nn.Linear(4, out_features).eval(), (TensorSpec("x", (1, 4), "float32"),),
-                     (TensorSpec("y", (1, out_features), "float32"),))
-    return LoweringJob(graph, FP32, (torch.ones(1, 4),), path)
+    return LoweringJob(name, nn.Linear(4, out_features).eval(), ["x"], ["y"], FP32, (torch.ones(1, 4),), path)
 
 
 def test_offloaded_graph_is_lowered_by_a_worker(tmp_path, monkeypatch):
@@ -31,7 +28,7 @@ def test_offloaded_graph_is_lowered_by_a_worker(tmp_path, monkeypatch):
     x = torch.randn(1, 4)
     for job in jobs:
         out = BACKENDS["onnx"].load(job.path)([x])[0]
-        torch.testing.assert_close(out, job.graph.module(x).detach(), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(out, job.module(x).detach(), rtol=1e-5, atol=1e-6)
 
 
 def test_single_cpu_lowers_in_process(tmp_path, monkeypatch):

@@ -114,7 +114,8 @@ def test_decoder_upsamples_by_downsampling_ratio(tiny_pipeline, tiny_cfg):
     z = torch.randn(1, tiny_cfg.latent_dim, 3)
     assert tiny_pipeline.decode(z).shape == (1, 2, 3 * 2048)
     audio = torch.randn(1, 2, 4 * 2048)
-    assert tiny_pipeline.encode(audio).shape == (1, tiny_cfg.latent_dim, 4)
+    mean, std = tiny_pipeline.posterior(audio)
+    assert mean.shape == std.shape == (1, tiny_cfg.latent_dim, 4) and torch.all(std > 0)
 
 
 def test_layernorm_beta_is_a_buffer():

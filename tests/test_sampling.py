@@ -1,36 +1,38 @@
-"""Samplers against independent formulas."""
+"""Samplers against independent formulas (the reference's schedule written out, oracle velocities)."""
 
 import math
 
 import pytest
 import torch
 
-from arc_edge.sampling import (draw_noise, euler_schedule, noisy_latent, pingpong_schedule, sample_euler,
-                               sample_pingpong, with_cfg, x0_from_velocity)
+from arc_edge.sampling import (
+    draw_noise,
+    logsnr_schedule,
+    noisy_latent,
+    sample_euler,
+    sample_pingpong,
+    with_cfg,
+    x0_from_velocity,
+)
 
 
-def test_pingpong_8_step_schedule_matches_reference():
+def reference_grid(steps, sigma_max=1.0):
+    """stable-audio-tools' sample_rf grid, computed here with plain math (float64)."""
+    start = math.log((1 - sigma_max) / sigma_max + 1e-6) if sigma_max < 1 else -6.0
+    t = [1 / (1 + math.exp(start + (2.0 - start) * i / steps)) for i in range(steps + 1)]
+    t[0], t[-1] = sigma_max, 0.0
+    return t
+
+
+def test_8_step_schedule_matches_the_published_values():
     expected = [1, 0.99331, 0.98201, 0.95257, 0.88080, 0.73106, 0.5, 0.26894, 0]
-    assert pingpong_schedule(8).tolist() == pytest.approx(expected, abs=1e-5)
+    assert logsnr_schedule(8).tolist() == pytest.approx(expected, abs=1e-5)
 
 
 @pytest.mark.parametrize("steps", [1, 2, 4, 8, 50])
-def test_pingpong_schedule_is_sigmoid_of_linear_logsnr(steps):
-    t = pingpong_schedule(steps)
-    assert t[0] == 1 and t[-1] == 0 and len(t) == steps + 1
-    for i in range(1, steps):
-        logsnr = -6 + 8 * i / steps
-        assert t[i].item() == pytest.approx(1 / (1 + math.exp(logsnr)), abs=1e-6)
-
-
-def test_audio_to_audio_schedule_starts_at_sigma_max():
-    s = 0.7
-    t = pingpong_schedule(4, sigma_max=s)
-    assert t[0].item() == pytest.approx(s)
-    start = math.log((1 - s) / s)
-    for i in range(1, 4):
-        logsnr = start + (2 - start) * i / 4
-        assert t[i].item() == pytest.approx(1 / (1 + math.exp(logsnr)), abs=1e-6)
+@pytest.mark.parametrize("sigma_max", [1.0, 0.7, 0.3])
+def test_schedule_is_the_reference_logsnr_grid(steps, sigma_max):
+    assert logsnr_schedule(steps, sigma_max).tolist() == pytest.approx(reference_grid(steps, sigma_max), abs=2e-7)
 
 
 def test_x0_and_v_algebra_roundtrip():
@@ -40,43 +42,54 @@ def test_x0_and_v_algebra_roundtrip():
     x_t = noisy_latent(x0, eps, t)
     torch.testing.assert_close(x_t, (1 - t) * x0 + t * eps)
     torch.testing.assert_close(x0_from_velocity(x_t, t, eps - x0), x0)
+    per_item = torch.tensor([0.2, 0.9, 0.5])  # a [B] t applies per batch item
+    torch.testing.assert_close(noisy_latent(x0, eps, per_item), (1 - per_item[:, None]) * x0 + per_item[:, None] * eps)
+
+
+def _oracle(target, seen):
+    def velocity(x, t):  # the exact velocity towards ``target`` for the current x
+        seen.append((x.clone(), t.clone()))
+        return (x - (1 - t) * target) / t - target
+    return velocity
 
 
 def test_pingpong_with_oracle_velocity_recovers_data_and_follows_the_rule():
     torch.manual_seed(0)
     target = torch.randn(1, 2, 3)
-    noises = draw_noise((1, 2, 3), 4, seed=5)
+    noise = draw_noise((1, 2, 3), 4, seed=5)
     seen = []
-
-    def oracle(x, t):  # the exact velocity towards ``target`` for the current x
-        seen.append((x.clone(), t.clone()))
-        eps = (x - (1 - t) * target) / t
-        return eps - target
-
-    out = sample_pingpong(oracle, noises, 4)
+    ts = logsnr_schedule(4)
+    out = sample_pingpong(_oracle(target, seen), noise, ts)
     torch.testing.assert_close(out, target, rtol=1e-4, atol=1e-4)
-    ts = pingpong_schedule(4)
-    torch.testing.assert_close(seen[0][0], noises[0])
+    torch.testing.assert_close(seen[0][0], noise.initial)
     # second model input = target re-noised with the step's fresh noise at t_1
-    torch.testing.assert_close(seen[1][0], (1 - ts[1]) * target + ts[1] * noises[1], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(seen[1][0], (1 - ts[1]) * target + ts[1] * noise.steps[0], rtol=1e-4, atol=1e-4)
     assert [s[1].item() for s in seen] == pytest.approx(ts[:4].tolist())
+
+
+def test_samplers_follow_the_schedule_they_are_given():
+    custom = torch.tensor([1.0, 0.6, 0.25, 0.0])
+    seen = []
+    sample_pingpong(_oracle(torch.zeros(1, 1, 2), seen), draw_noise((1, 1, 2), 3, 0), custom)
+    assert [s[1].item() for s in seen] == pytest.approx([1.0, 0.6, 0.25])
 
 
 def test_audio_to_audio_start_mixes_init_latent():
     init = torch.randn(1, 2, 3)
-    noises = draw_noise((1, 2, 3), 2, seed=1)
+    noise = draw_noise((1, 2, 3), 2, seed=1)
     first = []
-    sample_pingpong(lambda x, t: first.append(x.clone()) or torch.zeros_like(x), noises, 2, init_latent=init,
-                    sigma_max=0.6)
-    torch.testing.assert_close(first[0], 0.4 * init + 0.6 * noises[0])
+    sample_pingpong(lambda x, t: first.append(x.clone()) or torch.zeros_like(x), noise, logsnr_schedule(2, 0.6),
+                    init_latent=init)
+    torch.testing.assert_close(first[0], 0.4 * init + 0.6 * noise.initial)
 
 
-def test_euler_integrates_constant_velocity_exactly():
-    noise = torch.randn(1, 2, 3)
+def test_euler_integrates_constant_velocity_exactly_on_the_logsnr_grid():
+    noise = draw_noise((1, 2, 3), 7, 3)
     v = torch.randn(1, 2, 3)
-    out = sample_euler(lambda x, t: v, noise, steps=7)
-    torch.testing.assert_close(out, noise - v)  # x0 = x1 - v for a straight path
-    assert euler_schedule(4).tolist() == pytest.approx([1, 0.75, 0.5, 0.25, 0])
+    seen = []
+    out = sample_euler(lambda x, t: seen.append(t.item()) or v, noise, logsnr_schedule(7))
+    torch.testing.assert_close(out, noise.initial - v)  # x0 = x1 - v for a straight path
+    assert seen == pytest.approx(reference_grid(7)[:-1], abs=2e-7)  # not an evenly spaced grid
 
 
 def test_cfg_combines_as_guidance_formula():
@@ -85,10 +98,16 @@ def test_cfg_combines_as_guidance_formula():
     assert guided(x, t).item() == pytest.approx(1 + 4 * (3 - 1))
 
 
-def test_noise_is_seeded_and_deterministic():
-    a = draw_noise((2, 3), 3, seed=42)
-    b = draw_noise((2, 3), 3, seed=42)
-    c = draw_noise((2, 3), 3, seed=43)
-    assert all(torch.equal(x, y) for x, y in zip(a, b))
-    assert not torch.equal(a[0], c[0])
-    assert not torch.equal(a[0], a[1])
+def test_noise_is_drawn_in_the_reference_order():
+    """stable-audio-tools: torch.manual_seed(seed); the initial noise; the VAE posterior sample
+    (audio-to-audio); then one fresh tensor per ping-pong step, all from one generator."""
+    a = draw_noise((2, 3), 3, seed=42, posterior=True)
+    torch.manual_seed(42)
+    expected = [torch.randn(2, 3) for _ in range(5)]
+    torch.testing.assert_close(a.initial, expected[0])
+    torch.testing.assert_close(a.posterior, expected[1])
+    for got, want in zip(a.steps, expected[2:], strict=True):
+        torch.testing.assert_close(got, want)
+    plain = draw_noise((2, 3), 3, seed=42)
+    assert plain.posterior is None and torch.equal(plain.steps[0], expected[1])
+    assert not torch.equal(draw_noise((2, 3), 3, seed=43).initial, a.initial)

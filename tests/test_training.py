@@ -35,7 +35,8 @@ def test_relativistic_losses_hand_computed_with_signs():
     # G wants fake above real: loss = mean softplus(real - fake)
     assert losses.relativistic_g_loss(real, fake).item() == pytest.approx((sp(1.5) + sp(-2.0)) / 2, rel=1e-6)
     # f(x) = -log(1 + e^-x): D loss is -E f(real - fake)
-    f = lambda x: -math.log1p(math.exp(-x))
+    def f(x):
+        return -math.log1p(math.exp(-x))
     assert losses.relativistic_d_loss(real, fake).item() == pytest.approx(-(f(1.5) + f(-2.0)) / 2, rel=1e-6)
     # raising the real score lowers D's loss and raises G's
     assert losses.relativistic_d_loss(real + 1, fake) < losses.relativistic_d_loss(real, fake)
@@ -88,8 +89,8 @@ def test_discriminator_takes_first_75_percent_of_blocks(tiny_pipeline, tiny_cfg)
     dit = tiny_pipeline.model.model
     disc = ARCDiscriminator(dit)
     assert disc.num_blocks == 3 and len(disc.trunk.transformer.layers) == 3  # 75% of 4
-    for a, b in zip(disc.trunk.transformer.layers, dit.transformer.layers[:3]):
-        assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    for a, b in zip(disc.trunk.transformer.layers, dit.transformer.layers[:3], strict=True):
+        assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     # its own copy: D's conditioning projections are separate tensors
     assert disc.trunk.to_cond_embed[0].weight.data_ptr() != dit.to_cond_embed[0].weight.data_ptr()
     x = torch.randn(5, tiny_cfg.latent_dim, tiny_cfg.latent_length)
@@ -187,7 +188,7 @@ def test_vae_steps_reduce_reconstruction_loss(tiny_cfg, tmp_path):
 
     def eval_loss():
         with torch.no_grad():
-            return losses.multi_resolution_stft_loss(pipe.decode(pipe.encode(audio)), audio).item()
+            return losses.multi_resolution_stft_loss(pipe.decode(pipe.posterior(audio)[0]), audio).item()
     before = eval_loss()
     for step in range(20):
         stage.step(step_generator(0, step, 0), step)
@@ -224,7 +225,8 @@ def test_arc_steps_teach_the_discriminator(tiny_cfg, latent_cache, tmp_path):
     stage = ARCStage(pipe, ARCOptions(batch_size=6, lr=1e-5, lr_d=2e-3), CPU, data, tmp_path, fresh=True)
     first = [stage.step(step_generator(0, s, 0), s) for s in range(3)]
     later = [stage.step(step_generator(0, s, 0), s) for s in range(3, 30)]
-    d_total = lambda ms: sum(m["d_adv"] + m["d_contrastive"] for m in ms) / len(ms)
+    def d_total(ms):
+        return sum(m["d_adv"] + m["d_contrastive"] for m in ms) / len(ms)
     assert d_total(later[-5:]) < d_total(first)
     assert set(first[0]) == {"g_loss", "d_adv", "d_contrastive", "d_real_gt_fake", "d_own_gt_other"}
 

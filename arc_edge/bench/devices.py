@@ -8,7 +8,6 @@ a shell, adb's included.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shlex
@@ -20,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ArcEdgeError
+from ..fileio import sha256_file
 
 REMOTE_ROOT = "/data/local/tmp/arc-edge"
 APP_PACKAGE = "dev.arcedge.demo"
 APP_FILES = f"/sdcard/Android/data/{APP_PACKAGE}/files"  # the app's external files folder
-# runner option -> (am extra type, extra name); the Java bindings take no thread count
+# runner option -> (am extra type, extra name) of the app's BenchActivity
 APP_EXTRAS = {"--runs": ("--ei", "runs"), "--warmup": ("--ei", "warmup"), "--steps": ("--ei", "steps"),
-              "--seconds": ("--ef", "seconds")}
+              "--seconds": ("--ef", "seconds"), "--threads": ("--ei", "threads"), "--cfg": ("--ef", "cfg"),
+              "--bundle-digest": ("--es", "bundle_digest")}
 # qemu's default "max" CPU enables SME, under which XNNPACK's int8 kernels gave wrong results here
 # (see README); an SME-less CPU model keeps the numerics checkable.
 QEMU_CPU = "max,sme=off"
@@ -45,14 +46,6 @@ class RunResult:
     stdout: str
     stderr: str
     timed_out: bool = False
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _run(cmd: list[str], timeout: float | None = None, what: str = "") -> RunResult:
@@ -81,8 +74,9 @@ class LocalDevice:
     def describe(self) -> dict:
         return {"device": self.name, "emulated": self.emulated}
 
-    def prepare(self, runner_dir: Path, bundle: Path, prompt: str) -> None:
-        self.runner, self.bundle = runner_dir / "arc_runner", bundle
+    def prepare(self, runner_dir: Path, files: list[Path], prompt: str) -> None:
+        """The runner reads the bundle in place (it verifies every file it loads itself)."""
+        self.runner, self.bundle = runner_dir / "arc_runner", files[0].parent
         (self.work / "prompt.txt").write_text(prompt, encoding="utf-8")
 
     def _command(self, args: list[str]) -> list[str]:
@@ -177,7 +171,7 @@ class AdbDevice:
 
     def _push(self, local: Path, remote: str) -> bool:
         """Push unless the device already has the same bytes; returns whether it copied."""
-        if self._remote_hash(remote) == _sha256(local):
+        if self._remote_hash(remote) == sha256_file(local):
             return False
         res = _run(self._cmd("push", str(local), remote), 600, "adb push")
         if res.returncode != 0:
@@ -197,12 +191,12 @@ class AdbDevice:
             prompt_file.write_text(prompt, encoding="utf-8")
             self._push(prompt_file, f"{self.remote}/{prompt_name}")
 
-    def prepare(self, runner_dir: Path, bundle: Path, prompt: str) -> None:
+    def prepare(self, runner_dir: Path, bundle_files: list[Path], prompt: str) -> None:
         files: list[tuple[Path, str]] = [(runner_dir / "arc_runner", "arc_runner")]
         files += [(p, f"lib/{p.name}") for p in sorted((runner_dir / "lib").iterdir())]
         files += [(AARCH64_SYSROOT / "lib" / n, f"lib/{n}") for n in GLIBC_RUNTIME
                   if (AARCH64_SYSROOT / "lib" / n).exists()]
-        files += [(p, f"bundle/{p.name}") for p in sorted(bundle.iterdir()) if p.is_file()]
+        files += [(p, f"bundle/{p.name}") for p in bundle_files]
         self._check(sum(p.stat().st_size for p, _ in files))
         self._deploy(files, prompt, "prompt.txt")
         self._shell(f"chmod 755 {shlex.quote(self.remote)}/arc_runner {shlex.quote(self.remote)}/lib/ld-linux-aarch64.so.1")
@@ -236,18 +230,18 @@ class AppDevice(AdbDevice):
     def describe(self) -> dict:
         return {**super().describe(), "runner": "app"}
 
-    def prepare(self, runner_dir: Path | None, bundle: Path, prompt: str) -> None:
+    def prepare(self, runner_dir: Path | None, bundle_files: list[Path], prompt: str) -> None:
         if "package:" not in self._shell(f"pm path {APP_PACKAGE}").stdout:
             raise DeviceError(f"the arc-edge demo app ({APP_PACKAGE}) is not installed on {self.serial}; "
                               "build and install it (android_demo/README.md)")
-        files = [(p, f"bench_bundle/{p.name}") for p in sorted(bundle.iterdir()) if p.is_file()]
+        files = [(p, f"bench_bundle/{p.name}") for p in bundle_files]
         self._check(sum(p.stat().st_size for p, _ in files), self.remote)
         self._deploy(files, prompt, "bench_prompt.txt")
 
     def _intent_extras(self, options: list[str]) -> list[str]:
         extras = ["--es", "bundle", f"{self.remote}/bench_bundle", "--es", "prompt_file",
                   f"{self.remote}/bench_prompt.txt", "--es", "report", "report.json"]
-        for flag, value in zip(options[::2], options[1::2]):
+        for flag, value in zip(options[::2], options[1::2], strict=False):
             if flag in APP_EXTRAS:
                 kind, name = APP_EXTRAS[flag]
                 extras += [kind, name, value]

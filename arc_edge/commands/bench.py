@@ -1,60 +1,97 @@
-"""``arc-edge bench``: the native runner on a device (local, qemu, adb), with statistics and charts."""
+"""``arc-edge bench``: two tools.
+
+- ``bench device``: the native runner (or the Android app) on local, qemu or adb devices, with
+  statistics, charts and comparison with an earlier run;
+- ``bench backends``: Python backends (eager, ExecuTorch, onnxruntime) side by side on one model.
+
+The older spellings ``arc-edge bench --bundle ...`` and ``arc-edge bench --backends ...`` still
+work: ``cli.main`` routes them to the sub-commands.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-DEFAULT_PROMPT = "a low sine wave panned left, pulsing slowly"
+from .common import finite_float, non_negative_int, positive_int, subcommand
+
+TOOLS = ("device", "backends")
+
+
+def legacy_argv(argv: list[str]) -> list[str]:
+    """``bench --bundle ...`` -> ``bench device --bundle ...``; ``bench --backends ...`` -> ``bench backends ...``."""
+    if len(argv) >= 2 and argv[0] == "bench" and argv[1] not in (*TOOLS, "-h", "--help"):
+        return ["bench", "backends" if "--backends" in argv else "device", *argv[1:]]
+    return argv
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from ..generate import DEFAULT_PROMPT
+
+    p.add_argument("--runs", type=positive_int, default=5, help="measured generations")
+    p.add_argument("--warmup", type=non_negative_int, default=1, help="generations before measuring")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: the runtime's choice)")
+    p.add_argument("--prompt", default=DEFAULT_PROMPT, help="the prompt every run generates")
+    p.add_argument("--seconds", type=finite_float, default=None, help="duration (default: the model's maximum)")
+    p.add_argument("--steps", type=positive_int, default=None, help="sampler steps (default: the bundle's, 8)")
+    p.add_argument("--force", action="store_true", help="overwrite --out and the files beside it")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="measure a bundle with the native runner on local, qemu or adb devices, "
-                                     "or compare Python backends side by side (--backends)")
-    p.add_argument("--bundle", type=Path, default=None, help="ExecuTorch bundle from `arc-edge export`")
-    p.add_argument("--backends", default=None,
-                   help="compare backends instead, e.g. eager-fp32,et-fp32,et-int8,ort-fp32,ort-int8")
-    p.add_argument("--model", type=Path, default=None, help="--backends: model directory (default: bundled model)")
-    p.add_argument("--config", choices=("saos", "tiny"), default=None,
-                   help="--backends: a built-in architecture with random weights (e.g. the full SAOS size)")
-    p.add_argument("--work", type=Path, default=None, help="--backends: folder for exported bundles (default: temp)")
-    p.add_argument("--device", default="local", help="local | qemu | adb | adb:SERIAL (default local)")
-    p.add_argument("--runner", choices=("native", "app"), default="native",
+    p = subcommand(sub, "bench", "measure speed and memory: `bench device` (native runner on a device) or "
+                                 "`bench backends` (Python backends side by side)")
+    tools = p.add_subparsers(dest="tool", required=True, metavar="{device,backends}")
+    d = subcommand(tools, "device", "a bundle with the native runner (or the Android app) on local, qemu or adb")
+    d.add_argument("--bundle", type=Path, required=True, help="ExecuTorch bundle from `arc-edge export`")
+    d.add_argument("--bundle-digest", default=None, metavar="SHA256", help="refuse a bundle whose manifest differs")
+    d.add_argument("--device", default="local", help="local | qemu | adb | adb:SERIAL")
+    d.add_argument("--runner", choices=("native", "app"), default="native",
                    help="adb only: arc_runner (native) or the installed Android demo app's benchmark entry point")
-    p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--threads", type=int, default=None, help="XNNPACK threads (default: the runtime's choice)")
-    p.add_argument("--prompt", default=DEFAULT_PROMPT)
-    p.add_argument("--seconds", type=float, default=None)
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--timeout", type=float, default=1800, help="seconds before the runner is stopped")
-    p.add_argument("--out", type=Path, default=Path("bench_results.json"), help="results JSON (+ .csv, .png)")
-    p.add_argument("--wav", type=Path, default=None, help="also keep the generated WAV here")
-    p.add_argument("--compare", type=Path, default=None, help="an earlier results JSON to compare with")
-    p.add_argument("--cleanup", action="store_true", help="remove the files pushed to the device afterwards")
-    p.add_argument("--force", action="store_true", help="overwrite --out")
-    p.set_defaults(run=run)
+    _common(d)
+    d.add_argument("--cfg", type=finite_float, default=None, help="classifier-free guidance scale (default 1: none)")
+    d.add_argument("--timeout", type=finite_float, default=1800, help="seconds before the runner is stopped")
+    d.add_argument("--out", type=Path, default=Path("bench_results.json"), help="results JSON (+ .csv, .png beside it)")
+    d.add_argument("--wav", type=Path, default=None, help="also keep the generated WAV here")
+    d.add_argument("--compare", type=Path, default=None, help="an earlier results JSON to compare with")
+    d.add_argument("--cleanup", action="store_true", help="remove the files pushed to the device afterwards")
+    d.set_defaults(run=run_device)
+
+    b = subcommand(tools, "backends", "eager PyTorch, ExecuTorch and onnxruntime side by side, each in a fresh process")
+    b.add_argument("--backends", default="eager-fp32,et-fp32,et-int8,ort-fp32,ort-int8",
+                   help="comma-separated: eager-fp32, et-fp32, et-int8, ort-fp32, ort-int8")
+    b.add_argument("--model", type=Path, default=None, help="model directory (default: the bundled model)")
+    b.add_argument("--config", choices=("saos", "tiny"), default=None,
+                   help="a built-in architecture with random weights instead (e.g. the full SAOS size)")
+    b.add_argument("--decode-window", type=positive_int, default=None,
+                   help="latent frames per decoder call in the exported bundles (default: the whole clip)")
+    b.add_argument("--work", type=Path, default=None, help="folder for the exported bundles (default: a temp folder)")
+    _common(b)
+    b.add_argument("--out", type=Path, default=Path("backends.json"), help="results JSON (+ .png beside it)")
+    b.set_defaults(run=run_backends)
 
 
-def run(args: argparse.Namespace) -> int:
+def run_device(args: argparse.Namespace) -> int:
     from ..bench.devices import open_device
-    from ..bench.native import bench_native
-    from ..bench.report import load_previous, table, write_outputs
+    from ..bench.native import DeviceBenchOptions, bench_native
+    from ..bench.report import check_outputs, load_previous, table, write_outputs
     from ..errors import InputError
     from ..fileio import check_writable_target
 
-    if args.runs < 1 or args.warmup < 0:
-        raise InputError("--runs must be at least 1 and --warmup at least 0")
-    check_writable_target(args.out, args.force)
-    if args.backends:
-        return run_backends(args)
-    if args.bundle is None:
-        raise InputError("give --bundle DIR (native runner on a device) or --backends LIST (Python side by side)")
+    check_outputs(args.out, args.force)
+    if args.wav is not None:
+        check_writable_target(args.wav, args.force)
+    if args.timeout <= 0:
+        raise InputError(f"--timeout {args.timeout:g} must be above 0 seconds")
+    if args.seconds is not None and args.seconds <= 0:
+        raise InputError(f"--seconds {args.seconds:g} is out of range; give a duration above 0")
+    if not args.prompt.strip():
+        raise InputError("--prompt is empty; describe the sound to generate")
     previous = load_previous(args.compare) if args.compare else None
+    opts = DeviceBenchOptions(args.runs, args.warmup, args.threads, args.prompt, args.seconds, args.steps, args.cfg,
+                              args.timeout, args.wav, args.bundle_digest)
     device = open_device(args.device, args.runner)
     try:
-        result = bench_native(args.bundle, device, args.runs, args.warmup, args.threads, args.prompt,
-                              args.seconds, args.steps, args.timeout, args.wav)
+        result = bench_native(args.bundle, device, opts)
     finally:
         if args.cleanup or device.name != "adb":
             device.cleanup()
@@ -75,18 +112,31 @@ def run(args: argparse.Namespace) -> int:
 def run_backends(args: argparse.Namespace) -> int:
     import tempfile
 
-    from ..bench.backends import backends_chart, backends_table, compare_backends, parse_backends
-    from ..fileio import write_json
+    from ..bench.backends import BackendsOptions, backends_table, compare_backends, parse_backends
+    from ..bench.charts import stage_chart
+    from ..errors import InputError
+    from ..fileio import check_writable_target, write_json
 
     names = parse_backends(args.backends)
+    for path in (args.out, args.out.with_suffix(".png")):
+        check_writable_target(path, args.force)
+    if args.model is not None and args.config is not None:
+        raise InputError("give --model or --config, not both")
+    if args.seconds is not None and args.seconds <= 0:
+        raise InputError(f"--seconds {args.seconds:g} is out of range; give a duration above 0")
+    if not args.prompt.strip():
+        raise InputError("--prompt is empty; describe the sound to generate")
     work = args.work or Path(tempfile.mkdtemp(prefix="arc-edge-backends-"))
     work.mkdir(parents=True, exist_ok=True)
     model_dir = args.model or _model_dir_for(args.config, work)
-    results = compare_backends(model_dir, names, args.runs, args.warmup, args.threads, work)
-    title = f"{args.config or model_dir.name}: 8 steps, {args.threads or 'default'} threads"
+    opts = BackendsOptions(args.runs, args.warmup, args.threads, args.prompt, args.seconds, args.steps or 8,
+                           args.decode_window)
+    results = compare_backends(model_dir, names, work, opts)
+    title = f"{args.config or model_dir.name}: {opts.steps} steps, {args.threads or 'default'} threads"
     write_json(args.out, {"model": str(model_dir), "config": args.config, "threads": args.threads,
-                          "runs": args.runs, "warmup": args.warmup, "backends": results})
-    chart = backends_chart(results, args.out.with_suffix(".png"), title)
+                          "prompt": args.prompt, "steps": opts.steps, "runs": args.runs, "warmup": args.warmup,
+                          "backends": results})
+    chart = stage_chart({n: r["summary"] for n, r in results.items()}, args.out.with_suffix(".png"), title)
     print(backends_table(results))
     print(f"wrote {args.out}, {chart}")
     return 0

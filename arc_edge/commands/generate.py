@@ -5,25 +5,37 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_model_args, load_runtime, progress_bar
+from .common import (
+    add_bundle_args,
+    add_model_args,
+    add_threads_arg,
+    finite_float,
+    load_runtime,
+    progress_bar,
+    subcommand,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="generate audio from a text prompt")
+    from ..generate import DEFAULT_CFG
+
+    p = subcommand(sub, "generate", "generate audio from a text prompt")
     p.add_argument("prompt", help="what to generate, e.g. \"a low sine wave panned left\"")
-    p.add_argument("--seconds", type=float, default=None, help="duration (default: the model's maximum)")
-    p.add_argument("--steps", type=int, default=8, help="sampler steps (default 8)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seconds", type=finite_float, default=None, help="duration (default: the model's maximum)")
+    p.add_argument("--steps", type=int, default=8, help="sampler steps")
+    p.add_argument("--seed", type=int, default=0, help="noise seed")
     p.add_argument("--sampler", choices=("pingpong", "euler"), default="pingpong",
-                   help="pingpong for ARC models; euler (with --cfg) for the rectified-flow base model")
-    p.add_argument("--cfg", type=float, default=1.0, help="classifier-free guidance scale (euler only)")
+                   help="pingpong for ARC models; euler for the rectified-flow base model")
+    p.add_argument("--cfg", type=finite_float, default=None,
+                   help="classifier-free guidance scale (default: "
+                        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_CFG.items()) + ")")
     p.add_argument("--init-audio", type=Path, default=None, help="audio-to-audio: start from this file")
-    p.add_argument("--init-noise", type=float, default=1.0, help="sigma_max (< 1 keeps some init audio)")
-    p.add_argument("--out", type=Path, default=Path("out.wav"))
+    p.add_argument("--init-noise", type=finite_float, default=1.0,
+                   help="sigma_max: below 1 keeps part of the init audio")
+    p.add_argument("--out", type=Path, default=Path("out.wav"), help="WAV file to write")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    p.add_argument("--bundle", type=Path, default=None,
-                   help="run an exported bundle (ExecuTorch or ONNX) instead of the eager PyTorch model")
-    p.add_argument("--threads", type=int, default=None, help="threads for a bundle's runtime (onnx)")
+    add_bundle_args(p, "run an exported bundle (ExecuTorch or ONNX) instead of the eager PyTorch model")
+    add_threads_arg(p)
     add_model_args(p)
     p.set_defaults(run=run)
 
@@ -31,21 +43,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..audio_io import fit_length, read_audio, write_wav
     from ..fileio import check_writable_target
-    from ..generate import GenerationRequest, generate, validate_request
+    from ..generate import GenerationRequest, generate, validate_options, validate_request
 
     check_writable_target(args.out, args.force)
-    runtime, cfg, tokenizer, description = load_runtime(args)
-    seconds = cfg.max_seconds if args.seconds is None else args.seconds
-    req = GenerationRequest(prompt=args.prompt, seconds=seconds, steps=args.steps, seed=args.seed,
-                            sampler=args.sampler, cfg_scale=args.cfg, init_noise=args.init_noise)
+    req = GenerationRequest(prompt=args.prompt, seconds=args.seconds if args.seconds is not None else 1.0,
+                            steps=args.steps, seed=args.seed, sampler=args.sampler, cfg_scale=args.cfg,
+                            init_noise=args.init_noise)
+    validate_options(req, args.init_audio is not None)  # before any model is loaded
+    if not args.prompt.strip():
+        from ..errors import InputError
+
+        raise InputError("the prompt is empty; describe the sound to generate, e.g. \"a soft sine tone\"")
+    runtime = load_runtime(args)
+    cfg = runtime.cfg
+    req.seconds = cfg.max_seconds if args.seconds is None else args.seconds
     if args.init_audio is not None:
-        req.init_audio = fit_length(read_audio(args.init_audio, cfg.sample_rate, cfg.audio_channels),
-                                    cfg.sample_size)
+        req.init_audio = fit_length(read_audio(args.init_audio, cfg.sample_rate, cfg.audio_channels), cfg.sample_size)
     validate_request(cfg, req)
-    print(f"model: {description}")
-    bar = progress_bar(args.steps, "sampling")
-    result = generate(runtime, tokenizer, cfg, req, on_step=lambda i, n: bar.update(1))
-    bar.close()
+    print(f"model: {runtime.description}")
+    with progress_bar(args.steps, "sampling") as bar:
+        result = generate(runtime, req, on_step=lambda i, n: bar.update(1))
     write_wav(args.out, result.audio, result.sample_rate)
     stages = "  ".join(f"{k} {v:.0f} ms" for k, v in result.stage_ms.items())
     print(f"timing: {stages}  (per step {sum(result.step_ms) / len(result.step_ms):.0f} ms)")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_model_args
+from .common import add_model_args, subcommand
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="show a model's config, parameter counts and sizes")
+    p = subcommand(sub, "info", "show a model's config, parameter counts and sizes")
     add_model_args(p)
     p.add_argument("--config", choices=("saos", "tiny"), default=None,
                    help="describe a built-in architecture instead of a model directory (no weights loaded)")

@@ -78,13 +78,15 @@ def _prepare_out(args: argparse.Namespace) -> None:
     import os
 
     from ..errors import InputError
+    from ..fileio import check_writable_dir_target
 
     # Under torchrun only rank 0 creates the run directory; the others wait for it at the first barrier.
     if args.resume or os.environ.get("RANK", "0") != "0":
         return
+    if args.out.exists() and not args.force:
+        raise InputError(f"{args.out} already exists; pass --resume to continue it or --force to replace it")
+    check_writable_dir_target(args.out, args.force, "run")  # --force deletes only an earlier run
     if args.out.exists():
-        if not args.force:
-            raise InputError(f"{args.out} already exists; pass --resume to continue it or --force to replace it")
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
 

@@ -20,7 +20,7 @@ def default_embedder_dir() -> Path:
 
 
 def save_embedder(model: AudioTextEmbedder, out: Path, extra: dict | None = None, force: bool = False) -> None:
-    with atomic_dir(out, force=force) as tmp:
+    with atomic_dir(out, force=force, kind="embedder") as tmp:
         (tmp / CONFIG_FILE).write_text(json.dumps({**model.cfg.to_json(), **({"trained": extra} if extra else {})},
                                                   indent=2))
         save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp / WEIGHTS_FILE))

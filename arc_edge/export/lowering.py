@@ -15,27 +15,15 @@ import pickle
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from .backends import BACKENDS
-from .graphs import GraphDef
-from .recipes import GraphRecipe
-
-
-@dataclass
-class LoweringJob:
-    graph: GraphDef
-    recipe: GraphRecipe
-    args: tuple[torch.Tensor, ...]
-    path: Path
+from .backends import BACKENDS, LoweringJob
 
 
 def _lower(backend: str, job: LoweringJob) -> float:
     t0 = time.perf_counter()
-    BACKENDS[backend].export(job.graph, job.recipe, job.args, job.path)
+    BACKENDS[backend].export(job)
     return round(time.perf_counter() - t0, 2)
 
 
@@ -48,19 +36,19 @@ def lower_graphs(backend: str, jobs: list[LoweringJob], offload: str | None,
                  log: Callable[[str], None] = print) -> dict[str, float]:
     """Write every job's file; the job whose graph is named ``offload`` runs in a worker process
     when there is more than one CPU. -> seconds spent lowering each graph."""
-    worker_job = next((j for j in jobs if j.graph.name == offload), None) if (os.cpu_count() or 1) > 1 else None
+    worker_job = next((j for j in jobs if j.name == offload), None) if (os.cpu_count() or 1) > 1 else None
     seconds: dict[str, float] = {}
     if worker_job is None:
         for job in jobs:
-            log(f"exporting {job.graph.name} ({job.recipe.quant}) to {backend} ...")
-            seconds[job.graph.name] = _lower(backend, job)
+            log(f"exporting {job.name} ({job.recipe.quant}) to {backend} ...")
+            seconds[job.name] = _lower(backend, job)
         return seconds
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        log(f"exporting {worker_job.graph.name} ({worker_job.recipe.quant}) to {backend} in a worker process ...")
+        log(f"exporting {worker_job.name} ({worker_job.recipe.quant}) to {backend} in a worker process ...")
         future = pool.submit(_lower_pickled, backend, pickle.dumps(worker_job))
         for job in jobs:
             if job is not worker_job:
-                log(f"exporting {job.graph.name} ({job.recipe.quant}) to {backend} ...")
-                seconds[job.graph.name] = _lower(backend, job)
-        seconds[worker_job.graph.name] = future.result()
-    return {job.graph.name: seconds[job.graph.name] for job in jobs}
+                log(f"exporting {job.name} ({job.recipe.quant}) to {backend} ...")
+                seconds[job.name] = _lower(backend, job)
+        seconds[worker_job.name] = future.result()
+    return {job.name: seconds[job.name] for job in jobs}

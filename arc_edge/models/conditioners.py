@@ -35,7 +35,7 @@ class TextEncoder(nn.Module):
         self.t5 = t5
 
     @classmethod
-    def from_config(cls, config: T5Config) -> "TextEncoder":
+    def from_config(cls, config: T5Config) -> TextEncoder:
         return cls(T5EncoderModel(config))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -76,6 +76,15 @@ class NumberConditioner(nn.Module):
         value = value.float().clamp(self.min_val, self.max_val)
         normalised = (value - self.min_val) / (self.max_val - self.min_val)
         return self.embedder(normalised).unsqueeze(1)
+
+
+def conditioning(text_encoder: TextEncoder, seconds_conditioner: NumberConditioner, input_ids: torch.Tensor,
+                 attention_mask: torch.Tensor, seconds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """SAOS conditioning: cross-attention context [B, max_length + 1, cond] (prompt tokens, then the
+    seconds token) and global conditioning [B, cond] (the seconds token)."""
+    prompt = text_encoder(input_ids, attention_mask)
+    seconds_token = seconds_conditioner(seconds)
+    return torch.cat((prompt, seconds_token), dim=1), seconds_token[:, 0, :]
 
 
 class MultiConditioner(nn.Module):

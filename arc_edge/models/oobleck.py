@@ -201,14 +201,6 @@ class OobleckVAE(nn.Module):
         self.encoder = OobleckEncoder(encoder)
         self.decoder = OobleckDecoder(decoder)
 
-    def encode(self, audio: torch.Tensor, sample: bool = True, generator: torch.Generator | None = None
-               ) -> torch.Tensor:
-        mean, std = vae_split(self.encoder(audio))
-        if not sample:
-            return mean
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
-        return mean + std * noise
-
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         return self.decoder(latents)
 

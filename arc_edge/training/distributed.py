@@ -67,4 +67,4 @@ def mean_across_ranks(values: dict[str, float], env: DistEnv) -> dict[str, float
         return values
     t = torch.tensor(list(values.values()), dtype=torch.float64, device=env.device)
     dist.all_reduce(t)
-    return {k: v / env.world_size for k, v in zip(values, t.tolist())}
+    return {k: v / env.world_size for k, v in zip(values, t.tolist(), strict=True)}

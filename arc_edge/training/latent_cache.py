@@ -20,9 +20,9 @@ def encode_dataset(pipeline: ArcPipeline, dataset, out_dir: Path, batch_size: in
     for start in tqdm(range(0, len(dataset), batch_size), desc="encoding latents", unit="batch", dynamic_ncols=True):
         items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
         audio = torch.stack([it["audio"] for it in items])
-        latents.append(pipeline.encode(audio))  # the mean: the cache is deterministic
+        latents.append(pipeline.posterior(audio)[0])  # the mean: the cache is deterministic
         captions += [it["caption"] for it in items]
         seconds += [float(it["seconds"]) for it in items]
-    with atomic_dir(Path(out_dir), force=force) as tmp:
+    with atomic_dir(Path(out_dir), force=force, kind="latents") as tmp:
         save_file({"latents": torch.cat(latents).contiguous()}, str(tmp / "latents.safetensors"))
         (tmp / "captions.json").write_text(json.dumps({"captions": captions, "seconds": seconds}))

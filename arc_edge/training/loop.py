@@ -24,7 +24,7 @@ from ..checkpoint import save_model_dir
 from ..config import parse_config
 from ..errors import CheckpointError, InputError
 from ..fileio import atomic_file
-from ..generate import GenerationRequest, generate
+from ..generate import DEFAULT_PROMPT, GenerationRequest, generate
 from ..models.pipeline import ArcPipeline
 from ..tokenizer import PromptTokenizer
 from . import distributed
@@ -32,7 +32,7 @@ from .batches import step_generator
 from .stages import STAGES
 
 CHECKPOINT = "checkpoint.pt"
-SAMPLE_PROMPTS = ("a low sine wave panned left, pulsing slowly", "a high sawtooth on the right fading out")
+SAMPLE_PROMPTS = (DEFAULT_PROMPT, "a high sawtooth on the right fading out")
 
 
 def pipeline_from_checkpoint(ckpt: dict, run_dir: Path) -> ArcPipeline:
@@ -75,13 +75,13 @@ def _write_samples(run_dir: Path, pipeline: ArcPipeline, step: int, stage_name: 
         item = data[0]
         with torch.no_grad():
             audio = item["audio"][None].to(next(pipeline.parameters()).device)
-            recon = pipeline.decode(pipeline.encode(audio))
+            recon = pipeline.decode(pipeline.posterior(audio)[0])
         write_wav(out / f"step{step:06d}_recon.wav", recon[0].cpu().numpy(), pipeline.cfg.sample_rate)
     else:
         steps, sampler, cfg = (8, "pingpong", 1.0) if stage_name == "arc" else (50, "euler", 4.0)
         for i, prompt in enumerate(SAMPLE_PROMPTS):
             req = GenerationRequest(prompt, pipeline.cfg.max_seconds, steps, seed=i, sampler=sampler, cfg_scale=cfg)
-            res = generate(pipeline, pipeline.tokenizer, pipeline.cfg, req)
+            res = generate(pipeline, req)
             write_wav(out / f"step{step:06d}_{i}.wav", res.audio, res.sample_rate)
     pipeline.train()
 

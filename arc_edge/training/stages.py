@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from ..melscale import mel_filterbank
-from ..models.conditioners import TextEncoder
+from ..models.conditioners import TextEncoder, conditioning
 from ..models.oobleck import signal_preserving_init, vae_split
 from ..models.pipeline import ArcPipeline
+from ..sampling import noisy_latent, x0_from_velocity
 from ..tokenizer import PromptTokenizer, train_tokenizer
 from . import losses
 from .batches import draw_batch, logit_normal_t, logsnr_uniform_t, tokenize_batch
@@ -111,10 +112,9 @@ class _Denoiser(nn.Module):
         self.model, self.conditioner, self.text_encoder = pipeline.model, pipeline.conditioner, pipeline.text_encoder
 
     def forward(self, x_t, t, ids, mask, seconds, keep):
-        prompt = self.text_encoder(ids, mask)
-        seconds_token = self.conditioner.conditioners["seconds_total"](seconds)
-        cross = torch.cat((prompt, seconds_token), dim=1) * keep[:, None, None]
-        return self.model(x_t, t, cross, seconds_token[:, 0, :])
+        cross, glob = conditioning(self.text_encoder, self.conditioner.conditioners["seconds_total"], ids, mask,
+                                   seconds)
+        return self.model(x_t, t, cross * keep[:, None, None], glob)
 
 
 def _latents(batch: dict, pipeline: ArcPipeline, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -170,7 +170,7 @@ class RFStage:
             t = logsnr_uniform_t(n, -6.0, 2.0, gen)
         t = t.to(dev)
         noise = torch.randn(x0.shape, generator=gen).to(dev)
-        x_t = (1 - t[:, None, None]) * x0 + t[:, None, None] * noise
+        x_t = noisy_latent(x0, noise, t)
         v = self.denoiser(x_t, t, ids.to(dev), mask.to(dev), batch["seconds"].to(dev),
                           _keep_mask(n, self.opts.cfg_dropout, gen, dev))
         loss = losses.rf_loss(v, x0, noise)
@@ -219,17 +219,16 @@ class ARCStage:
         ids, mask = tokenize_batch(self.pipeline.tokenizer, batch["caption"])
         with torch.no_grad():  # conditioners are frozen after RF pretraining
             cross, glob = self.pipeline.condition(ids.to(dev), mask.to(dev), batch["seconds"].to(dev))
-        col = (slice(None), None, None)
 
         # Generator: one-step denoise from x_t, then re-noise real and fake to s with one shared noise.
         t = logsnr_uniform_t(n, *o.gen_logsnr, gen).to(dev)
-        x_t = (1 - t[col]) * x0 + t[col] * torch.randn(x0.shape, generator=gen).to(dev)
+        x_t = noisy_latent(x0, torch.randn(x0.shape, generator=gen).to(dev), t)
         keep = _keep_mask(n, o.cfg_dropout, gen, dev)
-        x0_hat = x_t - t[col] * self.generator(x_t, t, cross * keep[:, None, None], glob)
+        x0_hat = x0_from_velocity(x_t, t[:, None, None], self.generator(x_t, t, cross * keep[:, None, None], glob))
         s = logsnr_uniform_t(n, *o.disc_logsnr, gen).to(dev)
         shared = torch.randn(x0.shape, generator=gen).to(dev)
-        x_real = (1 - s[col]) * x0 + s[col] * shared
-        x_fake = (1 - s[col]) * x0_hat + s[col] * shared
+        x_real = noisy_latent(x0, shared, s)
+        x_fake = noisy_latent(x0_hat, shared, s)
 
         disc = unwrap(self.discriminator)
         disc.requires_grad_(False)

@@ -1,0 +1,83 @@
+"""Windowed VAE decoding: which latent frames each decoder call sees and which audio it keeps.
+
+The Oobleck decoder is convolutional, so a window of latent frames with enough context on each
+side (at least the decoder's receptive field) decodes to exactly the audio the whole clip would
+give in its middle. The plan is stable-audio-tools' chunked decoding (``decode_audio(chunked=True)``):
+windows of ``window`` frames every ``window - overlap`` frames, the last one flush with the end;
+each window drops ``overlap // 2`` frames on every side that faces a neighbour, and where the
+last window overlaps its neighbour further, the last window's audio is kept (the reference
+pastes the windows in order).
+
+A bundle stores its plan in the manifest (the decoder graph is exported for one window size);
+every runner reads it from there rather than planning again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class DecodeWindow:
+    start: int  # first latent frame fed to the decoder
+    keep_begin: int  # first latent frame whose audio this window contributes
+    keep_end: int  # one past the last
+
+    def to_json(self) -> list[int]:
+        return [self.start, self.keep_begin, self.keep_end]
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    window: int  # latent frames per decoder call
+    windows: tuple[DecodeWindow, ...]
+
+    def to_json(self) -> dict:
+        return {"window": self.window, "windows": [w.to_json() for w in self.windows]}
+
+
+def plan_windows(length: int, window: int, overlap: int) -> DecodePlan:
+    """stable-audio-tools' chunk plan for ``length`` latent frames (one window if it fits)."""
+    if window >= length:
+        return DecodePlan(length, (DecodeWindow(0, 0, length),))
+    if not 0 <= overlap < window:
+        raise InputError(f"a decode overlap of {overlap} frames needs 0 <= overlap < window ({window})")
+    hop, half = window - overlap, overlap // 2
+    starts = list(range(0, length - window + 1, hop))
+    if starts[-1] + window != length:
+        starts.append(length - window)
+    windows = []
+    for i, start in enumerate(starts):
+        first, last = i == 0, i == len(starts) - 1
+        begin = start if first else start + half
+        end = start + window if last else start + window - half
+        windows.append(DecodeWindow(start, begin, end))
+    # the last window is pasted last: it wins wherever it overlaps the one before
+    for i in range(len(windows) - 1):
+        nxt = windows[i + 1].keep_begin
+        if windows[i].keep_end > nxt:
+            windows[i] = DecodeWindow(windows[i].start, windows[i].keep_begin, nxt)
+    return DecodePlan(window, tuple(windows))
+
+
+def whole_clip(length: int) -> DecodePlan:
+    return DecodePlan(length, (DecodeWindow(0, 0, length),))
+
+
+def decode_in_windows(decode: Callable[[torch.Tensor], torch.Tensor], latent: torch.Tensor, plan: DecodePlan,
+                      hop: int, samples: int | None = None) -> Iterator[torch.Tensor]:
+    """Yield the audio [B, C, n] of each window in order, as soon as it is decoded, up to ``samples``
+    samples in all (windows past that are not decoded). ``hop``: audio samples per latent frame."""
+    limit = latent.shape[-1] * hop if samples is None else samples
+    for w in plan.windows:
+        if w.keep_begin * hop >= limit:
+            return
+        audio = decode(latent[..., w.start:w.start + plan.window])
+        lo = (w.keep_begin - w.start) * hop
+        hi = min((w.keep_end - w.start) * hop, lo + limit - w.keep_begin * hop)
+        yield audio[..., lo:hi]
