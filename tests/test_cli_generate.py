@@ -1,7 +1,6 @@
 """`arc-edge generate` and `arc-edge info` end to end on the tiny config."""
 
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -81,14 +80,19 @@ def test_long_prompt_truncation_is_announced(tiny_model_dir, tmp_path, capsys):
     assert "truncated" in capsys.readouterr().err
 
 
-def test_console_script_without_model_says_random_weights(tmp_path):
+def test_console_script_generates_with_the_bundled_model(tmp_path):
+    """The installed `arc-edge` entry point, as a user runs it: the bundled model, a real WAV."""
+    import shutil
+
+    exe = shutil.which("arc-edge")
+    assert exe, "the arc-edge console script is not on PATH: pip install the package"
     out = tmp_path / "r.wav"
-    proc = subprocess.run([sys.executable, "-m", "arc_edge.cli", "generate", "a soft sine", "--steps", "2",
-                           "--seconds", "0.5", "--out", str(out)], check=False, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([exe, "generate", "a soft sine", "--steps", "2", "--seconds", "0.5", "--out", str(out)],
+                          check=False, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert out.exists()
-    if "bundled default model" not in proc.stdout:
-        assert "RANDOM weights" in proc.stderr
+    assert "model: bundled default model" in proc.stdout and "RANDOM" not in proc.stderr
+    data, sr = sf.read(out, always_2d=True)
+    assert sr == 44100 and data.shape == (int(0.5 * 44100), 2) and np.abs(data).max() > 1e-3
 
 
 def test_info_reports_official_counts(capsys):

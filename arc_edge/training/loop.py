@@ -129,6 +129,7 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
         if done % opts.save_every == 0 or done == opts.steps:
             if env.is_main:
                 _save(run_dir, stage, pipeline, done)
+                tqdm.write(f"saved checkpoint at step {done}: {run_dir / CHECKPOINT}")
             distributed.barrier(env)
         if env.is_main and opts.sample_every and done % opts.sample_every == 0:
             _write_samples(run_dir, stage.export_pipeline(), done, stage_name, data)
