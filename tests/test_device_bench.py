@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from arc_edge.bench.devices import AdbDevice, DeviceError, LocalDevice
+from arc_edge.bench.devices import QEMU_CPU, AdbDevice, DeviceError, LocalDevice
 from arc_edge.bench.native import DeviceBenchOptions, bench_native
 from arc_edge.bench.runner_build import runner_dir
 from arc_edge.checkpoint import load_model_dir
@@ -50,13 +50,13 @@ def reference(et_int8_bundle, tmp_path_factory):
     return {"dir": d, "bundled": bundled, "noise": noise, "req": req}
 
 
-def _run_runner(cmd_prefix, runner, bundle, ref, out_dir):
+def _run_runner(cmd_prefix, runner, bundle, ref, out_dir, *extra):
     import subprocess
     out_dir.mkdir(exist_ok=True)
     res = subprocess.run([*cmd_prefix, str(runner / "arc_runner"), "--bundle", str(bundle), "--prompt-file",
                           str(ref["dir"] / "prompt.txt"), "--seconds", "1.5", "--noise-file",
                           str(ref["dir"] / "noise.bin"), "--float-wav", "--out", str(out_dir / "o.wav"),
-                          "--report", str(out_dir / "r.json"), "--threads", "2"],
+                          "--report", str(out_dir / "r.json"), "--threads", "2", *extra],
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr
     audio, sr = sf.read(out_dir / "o.wav", dtype="float32", always_2d=True)
@@ -78,6 +78,80 @@ def test_host_runner_matches_python_bundle_and_eager(host_runner, et_int8_bundle
     assert len(run["dit_step_ms"]) == 8 and run["peak_rss_mb"]["after_decoder"] > 0
     assert 0 < run["first_audio_ms"] <= run["total_ms"]
     assert report["graphs"] == "staged" and set(run["load_ms"]) == {"conditioners", "dit", "decoder"}
+
+
+def test_host_runner_guidance_matches_python(host_runner, et_int8_bundle, reference, tmp_path):
+    """--cfg: two DiT calls per step, combined as the reference does, as the Python bundle run does."""
+    import dataclasses
+
+    audio, report = _run_runner([], host_runner, et_int8_bundle, reference, tmp_path, "--cfg", "3")
+    runtime = BundleRuntime(et_int8_bundle)
+    guided = generate(runtime, dataclasses.replace(reference["req"], cfg_scale=3.0), noise=reference["noise"]).audio
+    np.testing.assert_allclose(audio, guided, atol=1e-5)
+    assert not np.allclose(audio, reference["bundled"], atol=1e-3) and report["cfg"] == 3
+
+
+def _alter_and_rehash(bundle, tmp_path, graph="dit"):
+    """A copy whose graph computes other numbers but passes every hash: weights altered, manifest re-hashed."""
+    from executorch.exir._serialize._program import _ExtendedHeader
+
+    from arc_edge.fileio import sha256_file
+
+    b = tmp_path / "altered"
+    shutil.copytree(bundle, b)
+    path = b / f"{graph}.pte"
+    data = bytearray(path.read_bytes())
+    header = _ExtendedHeader.from_bytes(bytes(data[8:]))
+    start = header.segment_base_offset + header.segment_data_size // 4  # the constant (weight) data
+    for i in range(start, start + header.segment_data_size // 2, 7):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    m = json.loads((b / "manifest.json").read_text())
+    m["files"][path.name] = sha256_file(path)
+    (b / "manifest.json").write_text(json.dumps(m))
+    return b
+
+
+def _selftest(prefix, runner, bundle, tmp_path):
+    import subprocess
+    res = subprocess.run([*prefix, str(runner / "arc_runner"), "--bundle", str(bundle), "--selftest", "--report",
+                          str(tmp_path / "st.json")], capture_output=True, text=True, timeout=900)
+    return res, json.loads((tmp_path / "st.json").read_text())
+
+
+def test_selftest_passes_on_a_good_bundle_and_catches_altered_numbers(host_runner, et_int8_bundle, tmp_path):
+    from arc_edge.export.manifest import read_manifest
+
+    res, report = _selftest([], host_runner, et_int8_bundle, tmp_path)
+    assert res.returncode == 0 and report["selftest"]["passed"], res.stderr
+    parity = read_manifest(et_int8_bundle).raw["parity"]
+    for name, g in report["selftest"]["graphs"].items():  # the device measures what the export gate measured
+        assert g["snr_db"] == pytest.approx(parity[name]["snr_db"], abs=0.05) and g["passed"]
+    altered = _alter_and_rehash(et_int8_bundle, tmp_path)
+    read_manifest(altered)  # every hash checks out: only the numbers can tell
+    res, report = _selftest([], host_runner, altered, tmp_path)
+    assert res.returncode == 4 and "self-test failed" in res.stderr
+    graphs = report["selftest"]["graphs"]
+    assert not graphs["dit"]["passed"] and graphs["decoder"]["passed"] and graphs["conditioners"]["passed"]
+
+
+def test_selftest_under_qemu_without_sme(arm_runner, et_int8_bundle, tmp_path):
+    res, report = _selftest(["qemu-aarch64", "-cpu", QEMU_CPU, "-L", "/usr/aarch64-linux-gnu"], arm_runner,
+                            et_int8_bundle, tmp_path)
+    assert res.returncode == 0 and report["selftest"]["passed"], res.stderr
+    assert "aarch64" in report["cpu"]
+
+
+def test_bench_selftest_reports_per_graph_and_fails_clearly(et_int8_bundle, tmp_path, capsys):
+    out = tmp_path / "st.json"
+    assert main(["bench", "device", "--bundle", str(et_int8_bundle), "--selftest", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "numerics self-test passed" in printed and "dit" in printed
+    assert json.loads(out.read_text())["selftest"]["passed"]
+    altered = _alter_and_rehash(et_int8_bundle, tmp_path)
+    assert main(["bench", "device", "--bundle", str(altered), "--selftest", "--out", str(tmp_path / "bad.json")]) == 4
+    printed = capsys.readouterr().out
+    assert "self-test FAILED" in printed and "dit" in printed.splitlines()[-1]
 
 
 def test_aarch64_runner_under_qemu_matches(arm_runner, et_int8_bundle, reference, tmp_path):

@@ -241,7 +241,10 @@ class AppDevice(AdbDevice):
     def _intent_extras(self, options: list[str]) -> list[str]:
         extras = ["--es", "bundle", f"{self.remote}/bench_bundle", "--es", "prompt_file",
                   f"{self.remote}/bench_prompt.txt", "--es", "report", "report.json"]
-        for flag, value in zip(options[::2], options[1::2], strict=False):
+        if "--selftest" in options:  # the runner's only flag without a value
+            extras += ["--ez", "selftest", "true"]
+            options = [o for o in options if o != "--selftest"]
+        for flag, value in zip(options[::2], options[1::2], strict=True):
             if flag in APP_EXTRAS:
                 kind, name = APP_EXTRAS[flag]
                 extras += [kind, name, value]

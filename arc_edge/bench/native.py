@@ -61,15 +61,19 @@ def bundle_files(bundle: Path, manifest) -> list[Path]:
     return [bundle / MANIFEST, *(bundle / name for name in sorted(manifest.files))]
 
 
-def bench_native(bundle: Path, device, opts: DeviceBenchOptions, log: Callable[[str], None] = print) -> dict:
+def _deploy(bundle: Path, device, opts: DeviceBenchOptions, log: Callable[[str], None]):
     manifest = read_manifest(bundle, expect_digest=opts.bundle_digest)  # verified before anything is pushed
     if manifest.backend != "executorch":
         raise DeviceError(f"{bundle} is an {manifest.backend} bundle; the native runner runs executorch bundles")
     runner = runner_dir(device.target, log) if device.target else None  # the app needs no runner build
     log(f"deploying to {device.name} ...")
     device.prepare(runner, bundle_files(bundle, manifest), opts.prompt)
-    log(f"running {opts.warmup} warm-up + {opts.runs} measured generation(s) ...")
-    res: RunResult = device.run(opts.runner_options() + ["--bundle-digest", manifest.digest], opts.timeout)
+    return manifest
+
+
+def _run(bundle: Path, device, manifest, options: list[str], opts: DeviceBenchOptions) -> dict:
+    """Run the runner (or the app) with ``options``, fetch its report; the shared part of every result."""
+    res: RunResult = device.run(options + ["--bundle-digest", manifest.digest], opts.timeout)
     with tempfile.TemporaryDirectory() as tmp:
         report_path = Path(tmp) / "report.json"
         report = _read_report(report_path) if device.fetch("report.json", report_path) else None
@@ -82,9 +86,28 @@ def bench_native(bundle: Path, device, opts: DeviceBenchOptions, log: Callable[[
         lines = (res.stderr or res.stdout).strip().splitlines()
         result["error"] = ("timed out" if res.timed_out else f"runner exited {res.returncode}") + (
             f": {lines[-1]}" if lines else "")
+    return result
+
+
+def bench_selftest(bundle: Path, device, opts: DeviceBenchOptions, log: Callable[[str], None] = print) -> dict:
+    """The numerics self-test on the device: every graph on the bundle's stored inputs, SNR per graph."""
+    manifest = _deploy(bundle, device, opts, log)
+    log("running the numerics self-test ...")
+    options = ["--selftest"] + (["--threads", str(opts.threads)] if opts.threads else [])
+    result = _run(bundle, device, manifest, options, opts)
+    result["selftest"] = (result["runner_report"] or {}).get("selftest")
+    result["summary"] = {}
+    return result
+
+
+def bench_native(bundle: Path, device, opts: DeviceBenchOptions, log: Callable[[str], None] = print) -> dict:
+    manifest = _deploy(bundle, device, opts, log)
+    log(f"running {opts.warmup} warm-up + {opts.runs} measured generation(s) ...")
+    result = _run(bundle, device, manifest, opts.runner_options(), opts)
+    report = result["runner_report"]
     runs_done = (report or {}).get("runs", [])
     result["summary"] = summarise_runs(runs_done, (report or {}).get("seconds")) if runs_done else {}
-    result["partial"] = res.returncode != 0 and bool(runs_done)
+    result["partial"] = not result["complete"] and bool(runs_done)
     return result
 
 

@@ -32,6 +32,14 @@ def table(summary: dict, previous: dict | None = None) -> str:
     return "\n".join(lines)
 
 
+def selftest_table(verdict: dict) -> str:
+    head = f"{'graph':14s} {'SNR dB':>8s} {'min dB':>8s}  verdict"
+    rows = [head, "-" * len(head)]
+    for name, g in verdict["graphs"].items():
+        rows.append(f"{name:14s} {g['snr_db']:8.1f} {g['min_snr_db']:8.1f}  {'ok' if g['passed'] else 'FAILED'}")
+    return "\n".join(rows)
+
+
 def side_files(out: Path) -> list[Path]:
     """The files written beside ``out``: they follow the same no-clobber rule as ``out`` itself."""
     return [out.with_suffix(".csv"), out.with_suffix(".png")]

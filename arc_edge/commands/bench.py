@@ -54,6 +54,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--wav", type=Path, default=None, help="also keep the generated WAV here")
     d.add_argument("--compare", type=Path, default=None, help="an earlier results JSON to compare with")
     d.add_argument("--cleanup", action="store_true", help="remove the files pushed to the device afterwards")
+    d.add_argument("--selftest", action="store_true",
+                   help="instead of timing: run every graph on the bundle's stored inputs and check its numbers "
+                        "(SNR per graph against the recipe's threshold; exit 4 when a graph fails)")
     d.set_defaults(run=run_device)
 
     b = subcommand(tools, "backends", "eager PyTorch, ExecuTorch and onnxruntime side by side, each in a fresh process")
@@ -72,7 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_device(args: argparse.Namespace) -> int:
     from ..bench.devices import open_device
-    from ..bench.native import DeviceBenchOptions, bench_native
+    from ..bench.native import DeviceBenchOptions, bench_native, bench_selftest
     from ..bench.report import check_outputs, load_previous, table, write_outputs
     from ..errors import InputError
     from ..fileio import check_writable_target
@@ -91,12 +94,14 @@ def run_device(args: argparse.Namespace) -> int:
                               args.timeout, args.wav, args.bundle_digest)
     device = open_device(args.device, args.runner)
     try:
-        result = bench_native(args.bundle, device, opts)
+        result = (bench_selftest if args.selftest else bench_native)(args.bundle, device, opts)
     finally:
         if args.cleanup or device.name != "adb":
             device.cleanup()
     result["title"] = f"{args.bundle.name} on {result['device']['device']}"
     written = write_outputs(result, args.out)
+    if args.selftest:
+        return _selftest_verdict(result, written)
     if result["summary"]:
         print(table(result["summary"], previous))
     if result["emulated_timings"]:
@@ -106,6 +111,25 @@ def run_device(args: argparse.Namespace) -> int:
         kept = "partial results kept" if result["partial"] else "no results"
         print(f"arc-edge: error: {result['error']} ({kept}, marked incomplete in {args.out})")
         return 3
+    return 0
+
+
+def _selftest_verdict(result: dict, written: list) -> int:
+    from ..bench.report import selftest_table
+
+    print("wrote " + ", ".join(str(p) for p in written))
+    verdict = result.get("selftest")
+    if verdict is None:
+        print(f"arc-edge: error: the self-test did not run: {result.get('error', 'no report from the device')}")
+        return 3
+    print(selftest_table(verdict))
+    failed = [f"{name} {g['snr_db']:.1f} dB < {g['min_snr_db']:.1f} dB" for name, g in verdict["graphs"].items()
+              if not g["passed"]]
+    if failed:
+        print(f"arc-edge: error: numerics self-test FAILED on {result['device']['device']}: {'; '.join(failed)} "
+              "(this device computes the bundle's graphs wrongly)")
+        return 4
+    print(f"numerics self-test passed on {result['device']['device']}")
     return 0
 
 

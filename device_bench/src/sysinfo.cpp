@@ -2,6 +2,10 @@
 
 #include <sys/resource.h>
 #include <sys/utsname.h>
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 #include <fstream>
 #include <set>
@@ -22,6 +26,25 @@ long peak_rss_kb() {
   return ru.ru_maxrss;
 }
 
+#if defined(__aarch64__)
+// On Arm the kernel's hardware capability bits are the authority (qemu-user emulates them for the
+// CPU model it runs, where /proc/cpuinfo would show the host's).
+std::vector<std::string> cpu_kernel_features() {
+#ifndef HWCAP2_SME2
+#define HWCAP2_SME2 (1UL << 37)
+#endif
+  const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+  const std::pair<bool, const char*> kFeatures[] = {
+      {(hw & HWCAP_ASIMDDP) != 0, "dotprod"}, {(hw2 & HWCAP2_I8MM) != 0, "i8mm"}, {(hw & HWCAP_ASIMDHP) != 0, "fp16"},
+      {(hw2 & HWCAP2_BF16) != 0, "bf16"},     {(hw & HWCAP_SVE) != 0, "sve"},      {(hw2 & HWCAP2_SVE2) != 0, "sve2"},
+      {(hw2 & HWCAP2_SME) != 0, "sme"},       {(hw2 & HWCAP2_SME2) != 0, "sme2"}};
+  std::vector<std::string> out;
+  for (const auto& [present, name] : kFeatures) {
+    if (present) out.push_back(name);
+  }
+  return out;
+}
+#else
 std::vector<std::string> cpu_kernel_features() {
   // /proc/cpuinfo flag -> the name XNNPACK's kernel families go by
   static const std::pair<const char*, const char*> kFlags[] = {
@@ -47,6 +70,7 @@ std::vector<std::string> cpu_kernel_features() {
   }
   return out;
 }
+#endif
 
 std::string cpu_description() {
   std::ifstream in("/proc/cpuinfo");
