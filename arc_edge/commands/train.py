@@ -10,9 +10,11 @@ STAGES = ("vae", "rf", "arc", "encode", "default", "clap")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a stage (vae, rf, arc), cache latents (encode), the default model, "
-                                     "or the evaluation embedder (clap)")
-    p.add_argument("stage", choices=STAGES)
+    from .common import subcommand
+
+    p = subcommand(sub, "train", "train a stage (vae, rf, arc), cache latents (encode), the default model, "
+                                 "or the evaluation embedder (clap)")
+    p.add_argument("stage", choices=STAGES, help="what to train")
     p.add_argument("--recipe", type=Path, default=None, help="TOML recipe (default: the built-in default.toml)")
     p.add_argument("--data", default="procedural",
                    help="'procedural', a manifest (.jsonl/.csv: path, caption[, seconds]) or a latent cache dir")
