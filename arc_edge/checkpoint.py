@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig, builtin_config, load_config
-from .errors import CheckpointError
+from .errors import CheckpointError, first_line
 from .fileio import atomic_dir
 from .models.conditioners import TextEncoder
 from .models.pipeline import ArcPipeline
@@ -51,13 +51,13 @@ def _read_state_dict(model_dir: Path) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(weights))
         except Exception as exc:  # safetensors raises several types for corrupt files
-            raise CheckpointError(f"{weights} could not be read ({_first_line(exc)}); re-download or re-save it") from None
+            raise CheckpointError(f"{weights} could not be read ({first_line(exc)}); re-download or re-save it") from None
     ckpts = sorted(model_dir.glob("*.ckpt"))
     if ckpts:
         try:
             obj = torch.load(ckpts[0], map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise CheckpointError(f"{ckpts[0]} could not be loaded safely ({_first_line(exc)}); "
+            raise CheckpointError(f"{ckpts[0]} could not be loaded safely ({first_line(exc)}); "
                                   "convert it to safetensors") from None
         state = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
         if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
@@ -65,11 +65,6 @@ def _read_state_dict(model_dir: Path) -> dict[str, torch.Tensor]:
             raise CheckpointError(f"{ckpts[0]} holds no state dict of named tensors; convert it to safetensors")
         return state
     raise CheckpointError(f"no {WEIGHTS_FILE} (or .ckpt) in {model_dir}; point --model at a model directory")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
 
 
 def as_float32(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], where: str
@@ -126,7 +121,7 @@ def _load_text_encoder(cfg: ModelConfig, t5_dir: Path) -> tuple[TextEncoder, Pro
         # fp32 whatever the file stores (the reference runs T5 in fp16; fp32 is at least as accurate)
         t5 = T5EncoderModel.from_pretrained(str(t5_dir), local_files_only=True, dtype=torch.float32)
     except Exception as exc:  # transformers raises many types for broken folders
-        raise CheckpointError(f"T5 weights in {t5_dir} could not be loaded ({_first_line(exc)})") from None
+        raise CheckpointError(f"T5 weights in {t5_dir} could not be loaded ({first_line(exc)})") from None
     if t5.config.d_model != cfg.cond_dim:
         raise CheckpointError(f"T5 in {t5_dir} has d_model {t5.config.d_model}, the config needs {cfg.cond_dim}")
     return TextEncoder(t5.eval()), tokenizer

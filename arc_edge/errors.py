@@ -15,3 +15,9 @@ class CheckpointError(ArcEdgeError):
 
 class InputError(ArcEdgeError):
     pass
+
+
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception's message reduced to one line (for wrapping library errors in ours)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__

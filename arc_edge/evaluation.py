@@ -12,6 +12,7 @@ trained on the procedural data), in that learned space too, with a CLAP-style sc
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections import defaultdict
@@ -26,37 +27,52 @@ import torch
 
 from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
-from .data.procedural import ATTRIBUTES, SoundSpec, render
+from .data.procedural import ATTRIBUTES, random_spec, render
 from .decoding import decode_in_windows
-from .errors import InputError
+from .errors import InputError, first_line
 from .generate import GenerationRequest, Runtime, generate
-from .schema import Fields, read_json
+from .schema import Fields, read_json, read_text
 
 
 @dataclass(frozen=True)
 class EvalPrompt:
     prompt: str
-    attributes: dict[str, str]
-    frequency: float
+    attributes: dict[str, str]  # the attributes the prompt asks for; others are not scored
+    frequency: float | None  # the reference's fundamental; None: drawn in its register
+
+
+def _prompt_row(line: str, where: str) -> EvalPrompt:
+    try:
+        raw = json.loads(line, parse_constant=lambda c: math.nan)
+    except ValueError as exc:
+        raise InputError(f"{where} is not valid JSON ({first_line(exc)})") from None
+    row = Fields(raw, where, error=InputError)
+    prompt = row.string("prompt")
+    if not prompt.strip():
+        raise InputError(f"{where}: the prompt is empty")
+    attributes = row.obj("attributes", {})
+    for key in attributes:
+        if key not in ATTRIBUTES:
+            raise InputError(f"{where}: unknown attribute '{key}'; known: {', '.join(ATTRIBUTES)}")
+        attributes.string(key, choices=ATTRIBUTES[key])
+    frequency = row.number("frequency", low=20.0, high=20000.0) if row.has("frequency") else None
+    return EvalPrompt(prompt, dict(attributes.data), frequency)
 
 
 def load_prompts(source: str | Path | None = None, limit: int | None = None) -> list[EvalPrompt]:
-    """``source``: a built-in set's name (``prompt_sets.FILES``; None means ``heldout``) or a JSONL path."""
+    """``source``: a built-in set's name (``prompt_sets.FILES``; None means ``heldout``) or a JSONL path of
+    ``prompt``, ``attributes`` (any subset: attributes left out are not scored) and optional ``frequency``."""
     path = source or "heldout"  # named in per-line errors
     if str(path) in prompt_sets.FILES:
         text = prompt_sets.builtin_text(str(path))
     else:
-        if not Path(source).is_file():
+        if not Path(source).exists():
             names = " or ".join(prompt_sets.FILES)
             raise InputError(f"no prompt file at {source}; give {names} or a .jsonl with prompt and attributes per line")
-        text = Path(source).read_text()
-    prompts = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            row = json.loads(line)
-            if "prompt" not in row or "attributes" not in row:
-                raise InputError(f"{path} line {n} needs 'prompt' and 'attributes'")
-            prompts.append(EvalPrompt(row["prompt"], row["attributes"], float(row.get("frequency", 300.0))))
+        text = read_text(Path(source), "prompt file", InputError, max_bytes=64 << 20)
+    prompts = [_prompt_row(line, f"{path} line {n}") for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not prompts:
+        raise InputError(f"{path} holds no prompts; write one JSON object per line with at least a 'prompt'")
     return prompts[:limit] if limit else prompts
 
 
@@ -137,7 +153,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
     gen_audio, ref_audio, texts = [], [], []
     rng = random.Random(seed)
     for p_index, p in enumerate(prompts):
-        spec = SoundSpec(frequency=p.frequency, **p.attributes)
+        spec = random_spec(random.Random(seed * 7 + p_index), p.attributes, p.frequency)  # the reference sound
         for k in range(n_per_prompt):
             item_seed = seed * 100_003 + p_index * 101 + k
             t0 = time.perf_counter()

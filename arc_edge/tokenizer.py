@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from .errors import CheckpointError, InputError
+from .errors import CheckpointError, InputError, first_line
 
 EXTRA_IDS = 100  # <extra_id_0> .. <extra_id_99>, ids counted down from vocab + 99 (Hugging Face's T5)
 _SPECIAL = re.compile(r"</s>|<pad>|<unk>|<extra_id_(?:[1-9]?[0-9])>")
@@ -32,7 +32,7 @@ class PromptTokenizer:
         try:
             self.sp = spm.SentencePieceProcessor(model_file=str(model_file))
         except (RuntimeError, OSError) as exc:
-            raise CheckpointError(f"{model_file} is not a SentencePiece model ({str(exc).splitlines()[0][:120]})") from None
+            raise CheckpointError(f"{model_file} is not a SentencePiece model ({first_line(exc)})") from None
         self.model_file = model_file
         self.max_length = max_length
         self.pad_id = max(self.sp.pad_id(), 0)

@@ -231,7 +231,9 @@ def test_arc_steps_teach_the_discriminator(tiny_cfg, latent_cache, tmp_path):
 
 
 def test_arc_rejects_batch_of_one(tiny_cfg, latent_cache, tmp_path):
-    with pytest.raises(ValueError, match="at least 2"):
+    from arc_edge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least 2"):
         ARCStage(_fresh(tiny_cfg), ARCOptions(batch_size=1), CPU, LatentDataset(latent_cache), tmp_path, fresh=True)
 
 

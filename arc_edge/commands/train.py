@@ -6,6 +6,8 @@ import argparse
 import shutil
 from pathlib import Path
 
+from .common import positive_int
+
 STAGES = ("vae", "rf", "arc", "encode", "default", "clap")
 
 
@@ -25,8 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="run directory (or latent cache for 'encode')")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--force", action="store_true", help="replace an existing --out")
-    p.add_argument("--steps", type=int, default=None, help="override the recipe's step count")
-    p.add_argument("--batch-size", type=int, default=None, help="override the recipe's per-process batch size")
+    p.add_argument("--steps", type=positive_int, default=None, help="override the recipe's step count")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="override the recipe's per-process batch size")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any recipe option of the stage, TOML-valued (e.g. --set contrastive_weight=0 "
                         "--set loss=lsgan); repeatable")
@@ -65,14 +67,17 @@ def _pipeline_for(args: argparse.Namespace, stage: str):
     return random_pipeline(cfg, seed=0)
 
 
-def make_dataset(spec: str, cfg, size: int, seed: int):
+def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = True):
     from ..data.datasets import LatentDataset, ManifestDataset, ProceduralDataset
+    from ..errors import InputError
 
     if spec == "procedural":
         return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed)
     path = Path(spec)
     if path.is_dir():
-        return LatentDataset(path)
+        if not latents_allowed:
+            raise InputError(f"--data {spec} is a latent cache; this stage needs audio: 'procedural' or a manifest")
+        return LatentDataset(path, cfg)
     return ManifestDataset(path, cfg.sample_size, cfg.sample_rate, cfg.audio_channels, seed=seed)
 
 
@@ -110,7 +115,7 @@ def run_stage(args: argparse.Namespace, stage: str) -> Path:
     else:
         pipeline = _pipeline_for(args, stage)
         cfg = pipeline.cfg
-    data = make_dataset(args.data, cfg, opts.dataset_size, opts.seed)
+    data = make_dataset(args.data, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae")
     _prepare_out(args)
     return train(stage, pipeline, opts, data, args.out, ckpt)
 
@@ -119,9 +124,9 @@ def run_encode(args: argparse.Namespace) -> Path:
     from ..training.latent_cache import encode_dataset
     from ..training.recipe import builtin_recipe, load_recipe
 
-    pipeline = _pipeline_for(args, "encode")
     opts = load_recipe(args.recipe or builtin_recipe("default"), "rf")
-    data = make_dataset(args.data, pipeline.cfg, opts.dataset_size, opts.seed)
+    pipeline = _pipeline_for(args, "encode")
+    data = make_dataset(args.data, pipeline.cfg, opts.dataset_size, opts.seed, latents_allowed=False)
     encode_dataset(pipeline, data, args.out, force=args.force)
     return args.out
 
@@ -147,13 +152,23 @@ def run_default(args: argparse.Namespace) -> Path:
     return run_stage(sub("arc", init=rf_model, data=str(base / "latents")), "arc")
 
 
+def _refuse_unused(args: argparse.Namespace, stage: str, options: tuple[str, ...]) -> None:
+    from ..errors import InputError
+
+    given = [f"--{o.replace('_', '-')}" for o in options if getattr(args, o) not in (None, False, [], "procedural", "tiny")]
+    if given:
+        raise InputError(f"'train {stage}' takes no {', '.join(given)}; see arc-edge train --help")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.stage == "clap":
         from ..embedding.train import train_embedder
 
+        _refuse_unused(args, "clap", ("recipe", "data", "init", "t5", "set", "resume"))
         train_embedder(args.out, steps=args.steps or 2000, batch_size=args.batch_size or 64, force=args.force)
         out = args.out
     elif args.stage == "encode":
+        _refuse_unused(args, "encode", ("set", "resume", "steps", "batch_size"))
         out = run_encode(args)
     elif args.stage == "default":
         out = run_default(args)

@@ -154,4 +154,5 @@ def analyse(audio: np.ndarray, sample_rate: int) -> Measurement:
 
 def score(intended: dict[str, str], measured: dict[str, str]) -> dict[str, bool]:
     """Per-attribute hit; pitch is not scored for noise (its captions never name one)."""
-    return {k: measured[k] == v for k, v in intended.items() if not (k == "pitch" and intended["waveform"] == "noise")}
+    return {k: measured[k] == v for k, v in intended.items()
+            if not (k == "pitch" and intended.get("waveform") == "noise")}

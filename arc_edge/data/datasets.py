@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 import random
 from pathlib import Path
 
@@ -13,7 +15,8 @@ from safetensors.torch import load_file
 from torch.utils.data import Dataset
 
 from ..audio_io import read_audio
-from ..errors import InputError
+from ..errors import InputError, first_line
+from ..schema import Fields, number_item, read_json, read_text, str_item
 from .procedural import SoundSpec, caption, random_spec, render
 
 
@@ -40,19 +43,44 @@ class ProceduralDataset(Dataset):
         return {"audio": torch.from_numpy(audio), "caption": text, "seconds": self.samples / self.sample_rate}
 
 
+def _manifest_row(row: object, where: str) -> dict:
+    """One manifest entry: path and caption (non-empty strings), optional seconds (a finite number > 0)."""
+    if not isinstance(row, dict):
+        raise InputError(f"{where} must be an object with path and caption")
+    for key in ("path", "caption"):
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            raise InputError(f"{where} needs '{key}' as a non-empty string")
+    seconds = row.get("seconds")
+    if seconds not in (None, ""):
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise InputError(f"{where}: seconds must be a finite number above 0, got {row.get('seconds')!r}")
+    return {"path": row["path"], "caption": row["caption"], "seconds": seconds or None}
+
+
 def _read_manifest(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise InputError(f"no manifest at {path}; give a .jsonl or .csv with columns path, caption[, seconds]")
+    if path.suffix not in (".jsonl", ".csv"):
+        raise InputError(f"{path}: a manifest is a .jsonl or .csv file with path, caption[, seconds]")
+    text = read_text(path, "training manifest", InputError, max_bytes=256 << 20)
     if path.suffix == ".jsonl":
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    elif path.suffix == ".csv":
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    row = json.loads(line, parse_constant=lambda c: math.nan)
+                except ValueError as exc:
+                    raise InputError(f"{path} line {n} is not valid JSON ({first_line(exc)})") from None
+                rows.append(_manifest_row(row, f"{path} line {n}"))
     else:
-        raise InputError(f"{path}: manifests must be .jsonl or .csv")
-    for i, row in enumerate(rows):
-        if "path" not in row or "caption" not in row:
-            raise InputError(f"{path} row {i + 1} lacks 'path' or 'caption'")
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames or not {"path", "caption"} <= set(reader.fieldnames):
+            raise InputError(f"{path}: the CSV header must name path and caption (and optionally seconds)")
+        rows = [_manifest_row(row, f"{path} row {n}") for n, row in enumerate(reader, 2)]
+    if not rows:
+        raise InputError(f"{path} lists no audio files")
     return rows
 
 
@@ -97,20 +125,36 @@ class ManifestDataset(Dataset):
         else:
             audio = np.pad(audio, ((0, 0), (0, self.samples - n)))
         row = self.rows[i]
-        seconds = float(row.get("seconds") or min(n, self.samples) / self.sample_rate)
+        seconds = row["seconds"] or min(n, self.samples) / self.sample_rate
         return {"audio": torch.from_numpy(np.ascontiguousarray(audio)), "caption": row["caption"], "seconds": seconds}
 
 
 class LatentDataset(Dataset):
     """Latents pre-encoded once by the VAE (``arc-edge train encode``), for fast DiT training."""
 
-    def __init__(self, cache_dir: Path):
+    def __init__(self, cache_dir: Path, cfg=None):
         cache_dir = Path(cache_dir)
         if not (cache_dir / "latents.safetensors").is_file():
-            raise InputError(f"{cache_dir} is not a latent cache (no latents.safetensors)")
-        self.latents = load_file(str(cache_dir / "latents.safetensors"))["latents"]
-        meta = json.loads((cache_dir / "captions.json").read_text())
-        self.captions, self.seconds = meta["captions"], meta["seconds"]
+            raise InputError(f"{cache_dir} is not a latent cache (no latents.safetensors); make one with `arc-edge "
+                             "train encode`")
+        try:
+            latents = load_file(str(cache_dir / "latents.safetensors")).get("latents")
+        except Exception as exc:  # safetensors raises several types for corrupt files
+            raise InputError(f"{cache_dir / 'latents.safetensors'} could not be read ({first_line(exc)})") from None
+        expected = "[N, latent_dim, frames]" if cfg is None else f"[N, {cfg.latent_dim}, {cfg.latent_length}]"
+        if (latents is None or latents.dim() != 3 or not latents.is_floating_point() or latents.shape[0] == 0
+                or (cfg is not None and tuple(latents.shape[1:]) != (cfg.latent_dim, cfg.latent_length))):
+            raise InputError(f"{cache_dir} holds no float latents of shape {expected} for this model; re-encode it")
+        if not torch.isfinite(latents).all():
+            raise InputError(f"{cache_dir} holds NaN or infinite latents; re-encode it")
+        meta = Fields(read_json(cache_dir / "captions.json", "latent cache index", InputError),
+                      str(cache_dir / "captions.json"), error=InputError)
+        self.captions = meta.items("captions", str_item(meta.where, InputError))
+        self.seconds = meta.items("seconds", number_item(meta.where, InputError))
+        if not len(self.captions) == len(self.seconds) == latents.shape[0]:
+            raise InputError(f"{cache_dir}: {latents.shape[0]} latents but {len(self.captions)} captions and "
+                             f"{len(self.seconds)} durations; re-encode it")
+        self.latents = latents
 
     def __len__(self) -> int:
         return self.latents.shape[0]

@@ -67,11 +67,12 @@ class SoundSpec:
         return d
 
 
-def random_spec(rng: random.Random) -> SoundSpec:
-    choice = {k: rng.choice(v) for k, v in ATTRIBUTES.items()}
+def random_spec(rng: random.Random, given: dict[str, str] | None = None, frequency: float | None = None) -> SoundSpec:
+    """A random sound; attributes in ``given`` (and a ``frequency``) are kept, the rest drawn."""
+    choice = {k: (given or {}).get(k) or rng.choice(v) for k, v in ATTRIBUTES.items()}
     lo, hi = PITCH_RANGES[choice["pitch"]]
     freq = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-    return SoundSpec(frequency=freq, **choice)
+    return SoundSpec(frequency=frequency or freq, **choice)
 
 
 def caption(spec: SoundSpec, rng: random.Random) -> str:

@@ -10,6 +10,8 @@ from torch import nn
 from transformers import T5Config, T5EncoderModel
 
 from ..config import ModelConfig
+from ..errors import ConfigError
+from ..schema import Fields
 
 # Public t5-base hyper-parameters, so the architecture can be built (e.g. on meta) without a download.
 T5_BASE_CONFIG: dict[str, Any] = {
@@ -19,12 +21,34 @@ T5_BASE_CONFIG: dict[str, Any] = {
 }
 
 
+# t5_config keys a model config may set, with their bounds (any other key is refused)
+_T5_INTS = {"vocab_size": (2, 1 << 20), "d_model": (8, 8192), "d_kv": (4, 1024), "d_ff": (8, 65536),
+            "num_layers": (1, 64), "num_heads": (1, 128), "relative_attention_num_buckets": (1, 1024),
+            "relative_attention_max_distance": (1, 1 << 16), "pad_token_id": (0, 1 << 20), "eos_token_id": (0, 1 << 20),
+            "decoder_start_token_id": (0, 1 << 20), "num_decoder_layers": (0, 64)}
+_T5_OTHER = {"feed_forward_proj": ("relu", "gated-gelu", "gelu", "gated-relu", "gated-silu"),
+             "dropout_rate": None, "layer_norm_epsilon": None}
+
+
 def t5_architecture(cfg: ModelConfig) -> T5Config:
     if cfg.prompt.t5_config is not None:
-        return T5Config(**cfg.prompt.t5_config)
+        where = "model config conditioning.prompt.config"
+        f = Fields(cfg.prompt.t5_config, where, "t5_config")
+        unknown = sorted(set(f) - set(_T5_INTS) - set(_T5_OTHER))
+        if unknown:
+            raise ConfigError(f"{where}: unknown t5_config key(s) {', '.join(unknown)}")
+        values = {k: f.integer(k, low=lo, high=hi) for k, (lo, hi) in _T5_INTS.items() if f.has(k)}
+        if f.has("feed_forward_proj"):
+            values["feed_forward_proj"] = f.string("feed_forward_proj", choices=_T5_OTHER["feed_forward_proj"])
+        for key in ("dropout_rate", "layer_norm_epsilon"):
+            if f.has(key):
+                values[key] = f.number(key, low=0.0, high=1.0)
+        if values.get("d_model", 512) != cfg.cond_dim:
+            raise ConfigError(f"{where}: t5_config.d_model must equal conditioning cond_dim ({cfg.cond_dim})")
+        return T5Config(**values)
     if cfg.prompt.model_name == "t5-base":
         return T5Config(**T5_BASE_CONFIG)
-    raise ValueError(f"unknown T5 '{cfg.prompt.model_name}': give its architecture as t5_config in the model config")
+    raise ConfigError(f"unknown T5 '{cfg.prompt.model_name}': give its architecture as t5_config in the model config")
 
 
 class TextEncoder(nn.Module):

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..audio_io import write_wav
 from ..checkpoint import save_model_dir
 from ..config import parse_config
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError, InputError, first_line
 from ..fileio import atomic_file
 from ..generate import DEFAULT_PROMPT, GenerationRequest, generate
 from ..models.pipeline import ArcPipeline
@@ -41,15 +41,37 @@ def pipeline_from_checkpoint(ckpt: dict, run_dir: Path) -> ArcPipeline:
     spm_file = run_dir / "resume_spiece.model"
     spm_file.write_bytes(bytes(ckpt["tokenizer"].tolist()))
     pipeline.tokenizer = PromptTokenizer(spm_file, cfg.prompt.max_length)
-    pipeline.load_state_dict(ckpt["pipeline"])
+    try:
+        pipeline.load_state_dict(ckpt["pipeline"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{run_dir / CHECKPOINT} does not match its own config ({first_line(exc)}); "
+                              "start a new run") from None
     return pipeline
 
 
+# what a checkpoint must hold, and of which type, before anything trusts it
+_CHECKPOINT_FIELDS = {"step": int, "stage_name": str, "config": str, "tokenizer": torch.Tensor, "pipeline": dict,
+                      "stage": dict, "rng": torch.Tensor}
+
+
 def load_checkpoint(run_dir: Path) -> dict:
-    path = run_dir / CHECKPOINT
+    path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise CheckpointError(f"nothing to resume: no {CHECKPOINT} in {run_dir}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated or foreign files raise many types
+        raise CheckpointError(f"{path} could not be read ({first_line(exc)}); it is truncated or not an arc-edge "
+                              "checkpoint: start a new run with --force") from None
+    wrong = [k for k, kind in _CHECKPOINT_FIELDS.items() if not isinstance(ckpt, dict) or not isinstance(ckpt.get(k), kind)]
+    if wrong:
+        raise CheckpointError(f"{path} lacks {', '.join(wrong)} (or has them of the wrong type); it is not an arc-edge "
+                              "checkpoint: start a new run with --force")
+    try:
+        json.loads(ckpt["config"])
+    except ValueError:
+        raise CheckpointError(f"{path} holds a broken model config; start a new run with --force") from None
+    return ckpt
 
 
 def _save(run_dir: Path, stage, pipeline: ArcPipeline, step: int) -> None:

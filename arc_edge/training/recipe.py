@@ -1,70 +1,126 @@
-"""Training recipes: TOML files with one table per stage; every field has a documented default."""
+"""Training recipes: TOML files with one table per stage; every field has a documented default.
+
+Every option is typed and bounded: a recipe value or a ``--set KEY=VALUE`` of the wrong type, a NaN,
+an infinity or a value outside its range is a one-line error naming the option, before the run
+directory exists.
+"""
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from ..errors import ConfigError
+from ..schema import read_text
 from .losses import GAN_LOSSES
+
+
+def opt(default: Any, low: float | None = None, high: float | None = None, choices: tuple | None = None,
+        low_open: bool = False, length: int | None = None):
+    """A recipe option: its default and what values it accepts."""
+    meta = {"low": low, "high": high, "choices": choices, "low_open": low_open, "length": length}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class CommonOptions:
-    steps: int = 1000
-    batch_size: int = 8
-    lr: float = 3e-4
-    weight_decay: float = 0.0
-    save_every: int = 200
-    sample_every: int = 500
-    log_every: int = 10
-    seed: int = 0
-    dataset_size: int = 20000  # procedural examples
+    steps: int = opt(1000, low=1)
+    batch_size: int = opt(8, low=1)
+    lr: float = opt(3e-4, low=0.0, low_open=True)
+    weight_decay: float = opt(0.0, low=0.0)
+    save_every: int = opt(200, low=1)
+    sample_every: int = opt(500, low=0)  # 0: no samples
+    log_every: int = opt(10, low=1)
+    seed: int = opt(0, low=0)
+    dataset_size: int = opt(20000, low=1)  # procedural examples
 
 
 @dataclass
 class VAEOptions(CommonOptions):
-    crop: int = 32768  # samples per training crop
-    kl_weight: float = 1e-4
-    ffts: list[int] = field(default_factory=lambda: [2048, 512, 128])
-    mid_side_weight: float = 1.0  # spectral convergence on L+R and L-R as well
-    mid_side_from_step: int = 0  # switch the mid/side term on here (a per-channel-only warm-up before)
-    log_floor: float = 1e-5  # STFT magnitude floor of the log-magnitude term
-    envelope_weight: float = 0.0  # log-RMS envelope L1 (loudness, pan, pulsing, fades)
-    mel_weight: float = 0.0  # log-mel L1 (64 bands, n_fft 2048)
-    balance_weight: float = 0.0  # L1 of the per-frame left/right level ratio (the stereo image)
+    crop: int = opt(32768, low=2048)  # samples per training crop
+    kl_weight: float = opt(1e-4, low=0.0)
+    ffts: list[int] = opt([2048, 512, 128], low=16, high=65536)
+    mid_side_weight: float = opt(1.0, low=0.0)  # spectral convergence on L+R and L-R as well
+    mid_side_from_step: int = opt(0, low=0)  # switch the mid/side term on here (a per-channel-only warm-up before)
+    log_floor: float = opt(1e-5, low=0.0, low_open=True)  # STFT magnitude floor of the log-magnitude term
+    envelope_weight: float = opt(0.0, low=0.0)  # log-RMS envelope L1 (loudness, pan, pulsing, fades)
+    mel_weight: float = opt(0.0, low=0.0)  # log-mel L1 (64 bands, n_fft 2048)
+    balance_weight: float = opt(0.0, low=0.0)  # L1 of the per-frame left/right level ratio (the stereo image)
     # "torch": torch's default conv init; "signal_preserving" (the default recipe's): unit-gain convs
     # and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init
-    init: str = field(default="torch", metadata={"choices": ("torch", "signal_preserving")})
-    initial_scale_bias: float = -4.0
+    init: str = opt("torch", choices=("torch", "signal_preserving"))
+    initial_scale_bias: float = opt(-4.0, low=-20.0, high=20.0)
 
 
 @dataclass
 class RFOptions(CommonOptions):
-    t_sampling: str = field(default="logit_normal", metadata={"choices": ("logit_normal", "logsnr_uniform")})
-    cfg_dropout: float = 0.1
-    ema_decay: float = 0.999
-    train_text_encoder: bool = True
-    tokenizer_vocab: int = 384  # a SentencePiece model is trained on the captions when the T5 is trained
+    t_sampling: str = opt("logit_normal", choices=("logit_normal", "logsnr_uniform"))
+    cfg_dropout: float = opt(0.1, low=0.0, high=1.0)
+    ema_decay: float = opt(0.999, low=0.0, high=1.0)
+    train_text_encoder: bool = opt(True)
+    tokenizer_vocab: int = opt(384, low=16, high=1_000_000)  # pieces of the SentencePiece model trained on the captions
 
 
 @dataclass
 class ARCOptions(CommonOptions):
-    lr_d: float = 1e-4
-    contrastive_weight: float = 1.0  # lambda
-    loss: str = field(default="relativistic", metadata={"choices": tuple(GAN_LOSSES)})  # lsgan: the paper's ablation
-    gen_logsnr: list[float] = field(default_factory=lambda: [-6.0, 2.0])
-    disc_logsnr: list[float] = field(default_factory=lambda: [-6.0, 2.0])
-    disc_fraction: float = 0.75
-    head_channels: int = 256
-    ema_decay: float = 0.999
-    cfg_dropout: float = 0.1
+    lr_d: float = opt(1e-4, low=0.0, low_open=True)
+    contrastive_weight: float = opt(1.0, low=0.0)  # lambda
+    loss: str = opt("relativistic", choices=tuple(GAN_LOSSES))  # lsgan: the paper's ablation
+    gen_logsnr: list[float] = opt([-6.0, 2.0], low=-20.0, high=20.0, length=2)
+    disc_logsnr: list[float] = opt([-6.0, 2.0], low=-20.0, high=20.0, length=2)
+    disc_fraction: float = opt(0.75, low=0.0, high=1.0, low_open=True)
+    head_channels: int = opt(256, low=8, high=65536)
+    ema_decay: float = opt(0.999, low=0.0, high=1.0)
+    cfg_dropout: float = opt(0.1, low=0.0, high=1.0)
 
 
 STAGE_OPTIONS = {"vae": VAEOptions, "rf": RFOptions, "arc": ARCOptions}
+
+
+def _check_number(name: str, value: Any, kind: type, meta: dict, where: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"{where}: {name} = {value!r} must be {'an integer' if kind is int else 'a number'}")
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{where}: {name} = {value!r} must be a finite number")
+    low, high = meta.get("low"), meta.get("high")
+    too_low = low is not None and (value <= low if meta.get("low_open") else value < low)
+    if too_low or (high is not None and value > high):
+        bounds = f"{'>' if meta.get('low_open') else '>='} {low:g}" if low is not None else ""
+        bounds += (" and " if bounds and high is not None else "") + (f"<= {high:g}" if high is not None else "")
+        raise ConfigError(f"{where}: {name} = {value!r} is out of range; it must be {bounds}")
+    return value
+
+
+def _check(name: str, value: Any, hint: Any, meta: dict, where: str) -> Any:
+    choices = meta.get("choices")
+    if choices is not None:
+        if value not in choices:
+            raise ConfigError(f"{where}: {name} = {value!r} is not one of {', '.join(map(str, choices))}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {name} = {value!r} must be true or false")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: {name} = {value!r} must be a string")
+        return value
+    if get_origin(hint) is list:
+        (item,) = get_args(hint)
+        length = meta.get("length")
+        if not isinstance(value, list) or not value or (length is not None and len(value) != length):
+            size = f"{length} " if length else "a non-empty list of "
+            raise ConfigError(f"{where}: {name} = {value!r} must be {size}{'integers' if item is int else 'numbers'}")
+        return [_check_number(f"{name}[{i}]", v, item, meta, where) for i, v in enumerate(value)]
+    return _check_number(name, value, hint, meta, where)
 
 
 def _build(cls: type, table: dict[str, Any], where: str):
@@ -72,11 +128,14 @@ def _build(cls: type, table: dict[str, Any], where: str):
     unknown = sorted(set(table) - set(known))
     if unknown:
         raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    for name, value in table.items():
-        choices = known[name].metadata.get("choices")
-        if choices is not None and value not in choices:
-            raise ConfigError(f"{where}: {name} = {value!r} is not one of {', '.join(choices)}")
-    return cls(**table)
+    hints = get_type_hints(cls)
+    values = {name: _check(name, value, hints[name], known[name].metadata, where) for name, value in table.items()}
+    opts = cls(**values)
+    for name in ("gen_logsnr", "disc_logsnr"):
+        pair = getattr(opts, name, None)
+        if pair is not None and not pair[0] < pair[1]:
+            raise ConfigError(f"{where}: {name} = {pair} must be [low, high] with low < high")
+    return opts
 
 
 def load_recipe(path: Path | None, stage: str, overrides: dict[str, Any] | None = None):
@@ -84,14 +143,18 @@ def load_recipe(path: Path | None, stage: str, overrides: dict[str, Any] | None 
     table: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"no training recipe at {path}")
         try:
-            table = tomllib.loads(path.read_text()).get(stage, {})
+            raw = tomllib.loads(read_text(path, "training recipe", max_bytes=1 << 20))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML ({exc})") from None
-    table.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return _build(STAGE_OPTIONS[stage], table, f"recipe [{stage}]")
+        unknown = sorted(set(raw) - set(STAGE_OPTIONS))
+        if unknown:
+            raise ConfigError(f"{path}: unknown table(s) {', '.join(unknown)}; a recipe has [vae], [rf] and [arc]")
+        table = raw.get(stage, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{stage}] must be a table of options")
+    table = {**table, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    return _build(STAGE_OPTIONS[stage], table, f"recipe [{stage}]" if path is None else f"{path} [{stage}]")
 
 
 def builtin_recipe(name: str) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from ..melscale import mel_filterbank
 from ..models.conditioners import TextEncoder, conditioning
 from ..models.oobleck import signal_preserving_init, vae_split
@@ -153,7 +154,8 @@ class RFStage:
         tokenizer = PromptTokenizer(spm_file, cfg.prompt.max_length)
         t5 = self.pipeline.text_encoder.t5
         if tokenizer.vocab_size > t5.config.vocab_size:
-            raise ValueError(f"the trained tokenizer has {tokenizer.vocab_size} pieces, more than the T5 vocab")
+            raise ConfigError(f"the trained tokenizer has {tokenizer.vocab_size} pieces, more than the T5's vocabulary "
+                              f"({t5.config.vocab_size}); lower tokenizer_vocab or enlarge the T5 in the model config")
         torch.manual_seed(self.opts.seed)
         self.pipeline.text_encoder = TextEncoder.from_config(copy.deepcopy(t5.config)).to(self.env.device)
         self.pipeline.tokenizer = tokenizer
@@ -199,7 +201,7 @@ class ARCStage:
 
     def __init__(self, pipeline: ArcPipeline, opts: ARCOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
         if opts.batch_size < 2:
-            raise ValueError("ARC needs a per-device batch of at least 2 (for the prompt derangement)")
+            raise ConfigError("ARC needs a per-device batch of at least 2 (for the prompt derangement); raise batch_size")
         self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
         pipeline.requires_grad_(False)
         pipeline.model.requires_grad_(True)
