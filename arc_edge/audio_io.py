@@ -9,7 +9,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from .errors import InputError
+from .errors import InputError, first_line
 from .fileio import atomic_file
 
 
@@ -29,11 +29,17 @@ def read_audio(path: Path, sample_rate: int, channels: int) -> np.ndarray:
         raise InputError(f"no audio file at {path}")
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise InputError(f"{path} is not a readable audio file ({exc}); use WAV or FLAC") from None
+    except Exception as exc:  # soundfile raises several types for files it cannot read
+        raise InputError(f"{path} is not a readable audio file ({first_line(exc)}); use WAV or FLAC") from None
     audio = data.T
+    if audio.shape[1] == 0:
+        raise InputError(f"{path} holds no samples; give an audio file with sound in it")
+    if not np.all(np.isfinite(audio)):
+        raise InputError(f"{path} contains NaN or infinite samples; give a clean audio file")
     if audio.shape[0] == 1 and channels > 1:
         audio = np.repeat(audio, channels, axis=0)
+    elif audio.shape[0] > channels:  # stable-audio-tools keeps the first channels
+        audio = audio[:channels]
     elif audio.shape[0] != channels:
         raise InputError(f"{path} has {audio.shape[0]} channels; the model needs {channels} (or mono)")
     if sr != sample_rate:

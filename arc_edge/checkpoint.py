@@ -145,7 +145,20 @@ def load_model_dir(model_dir: Path, t5_dir: Path | None = None) -> ArcPipeline:
     return pipeline.eval().apply_model_half()
 
 
+def _check_fits_in_memory(cfg: ModelConfig, where: str) -> None:
+    """A config is user input: size its model on the meta device before allocating any of it."""
+    import os
+
+    with torch.device("meta"):
+        params = sum(p.numel() for p in ArcPipeline(cfg).parameters())
+    budget = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    if params * 4 > budget:
+        raise CheckpointError(f"{where} describes a {params / 1e9:.1f} G-parameter model ({params * 4 / 2**30:.0f} GiB in "
+                              f"fp32), more than half of this machine's memory; use a smaller config")
+
+
 def random_pipeline(cfg: ModelConfig, seed: int = 0) -> ArcPipeline:
+    _check_fits_in_memory(cfg, "the model config")
     torch.manual_seed(seed)
     pipeline = ArcPipeline(cfg).eval().apply_model_half()
     pipeline.tokenizer = PromptTokenizer(Path(str(resources.files("arc_edge").joinpath("assets/tiny_spiece.model"))),

@@ -33,12 +33,20 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ANN001
     raise Terminated()
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what is wrong and where the help is), exit 2."""
+
+    def error(self, message: str):  # noqa: ANN201
+        print(f"arc-edge: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .commands import bench, export, generate, info, train
     from .commands import eval as eval_cmd
 
-    parser = argparse.ArgumentParser(prog="arc-edge", description="Fast text-to-audio on Arm CPUs.")
+    parser = ArgumentParser(prog="arc-edge", description="Fast text-to-audio on Arm CPUs.")
     parser.add_argument("--version", action="version", version=f"arc-edge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (generate, export, bench, eval_cmd, info, train):

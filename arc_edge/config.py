@@ -113,11 +113,15 @@ def _oobleck(f: Fields, channels_key: str) -> OobleckConfig:
     strides = tuple(c.items("strides", int_item(c.where, 1), min_len=1))
     if len(c_mults) != len(strides):
         raise ConfigError(f"{c.where}: {c.path}.c_mults and strides must have the same length")
+    channels = c.integer("channels", low=1, high=8192)
+    if len(strides) > 16 or max(strides) > 1024 or channels * max(c_mults) > 65536:
+        raise ConfigError(f"{c.where}: {c.path} is out of range; at most 16 blocks, strides up to 1024 and "
+                          "channels * c_mults up to 65536")
     _refuse_true(c, "antialias", "anti-aliased activations")
     _refuse_true(c, "use_nearest_upsample", "nearest-neighbour upsampling")
     return OobleckConfig(
         audio_channels=c.integer(channels_key, low=1, high=64),
-        channels=c.integer("channels", low=1, high=8192),
+        channels=channels,
         c_mults=c_mults,
         strides=strides,
         latent_dim=c.integer("latent_dim", low=1, high=8192),

@@ -85,6 +85,8 @@ def validate_options(req: GenerationRequest, init_audio_given: bool | None = Non
     _finite("--seconds", req.seconds)
     if req.seconds <= 0:
         raise InputError(f"--seconds {req.seconds:g} is out of range; give a duration above 0")
+    if not 0 <= req.seed < 2**63:
+        raise InputError(f"--seed {req.seed} is out of range; use 0 .. 2^63-1")
     if req.steps < 1 or req.steps > MAX_STEPS:
         raise InputError(f"--steps {req.steps} is out of range; use 1..{MAX_STEPS} (8 for ARC ping-pong)")
     if req.sampler not in SAMPLERS:

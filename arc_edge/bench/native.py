@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InputError
 from ..export.manifest import MANIFEST, read_manifest
 from .devices import DeviceError, RunResult
 from .runner_build import runner_dir
@@ -65,6 +66,12 @@ def _deploy(bundle: Path, device, opts: DeviceBenchOptions, log: Callable[[str],
     manifest = read_manifest(bundle, expect_digest=opts.bundle_digest)  # verified before anything is pushed
     if manifest.backend != "executorch":
         raise DeviceError(f"{bundle} is an {manifest.backend} bundle; the native runner runs executorch bundles")
+    max_seconds = manifest.raw["model_config"]["sample_size"] / manifest.sample_rate
+    if opts.seconds is not None and not 0 < opts.seconds <= max_seconds + 1e-9:
+        raise InputError(f"--seconds {opts.seconds:g} is out of range for this bundle (0, {max_seconds:.2f}]")
+    if opts.steps is not None and opts.steps not in manifest.schedules:
+        raise InputError(f"--steps {opts.steps} is out of range for this bundle; it carries schedules for "
+                         f"{min(manifest.schedules)}..{max(manifest.schedules)} steps")
     runner = runner_dir(device.target, log) if device.target else None  # the app needs no runner build
     log(f"deploying to {device.name} ...")
     device.prepare(runner, bundle_files(bundle, manifest), opts.prompt)

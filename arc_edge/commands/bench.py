@@ -150,6 +150,8 @@ def run_backends(args: argparse.Namespace) -> int:
         raise InputError(f"--seconds {args.seconds:g} is out of range; give a duration above 0")
     if not args.prompt.strip():
         raise InputError("--prompt is empty; describe the sound to generate")
+    if args.work is not None and args.work.exists() and not args.work.is_dir():
+        raise InputError(f"--work {args.work} is not a folder; give a folder for the exported bundles")
     work = args.work or Path(tempfile.mkdtemp(prefix="arc-edge-backends-"))
     work.mkdir(parents=True, exist_ok=True)
     model_dir = args.model or _model_dir_for(args.config, work)

@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
     check_writable_target(args.out, args.force)
     if args.cfg is not None and args.cfg < 0:
         raise InputError(f"--cfg {args.cfg:g} is negative; use 1 for no guidance or a larger scale")
+    if not 0 <= args.seed < 2**40:  # per-item seeds are derived from it and must stay below 2^63
+        raise InputError(f"--seed {args.seed} is out of range; use 0 .. 2^40-1")
     prompts = load_prompts(args.prompts, args.limit)  # before any model is loaded
     if args.n_per_prompt < 2 and not args.vae_only:
         print("note: diversity needs --n-per-prompt 2 or more; it is left out of this report")

@@ -106,7 +106,8 @@ def run_stage(args: argparse.Namespace, stage: str) -> Path:
     from ..training.recipe import builtin_recipe, load_recipe
 
     recipe = args.recipe or builtin_recipe("default")
-    overrides = {**parse_overrides(args.set), "steps": args.steps, "batch_size": args.batch_size}
+    flags = {"steps": args.steps, "batch_size": args.batch_size}
+    overrides = {**parse_overrides(args.set), **{k: v for k, v in flags.items() if v is not None}}
     opts = load_recipe(recipe, stage, overrides)
     pipeline, ckpt = None, None
     if args.resume:  # read once: it holds the config the data needs and everything train() resumes

@@ -131,31 +131,31 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
     if env.is_main:
         (run_dir / "recipe.json").write_text(json.dumps({"stage": stage_name, **asdict(opts)}, indent=2))
     metrics_path = run_dir / "metrics.csv"
-    bar = tqdm(total=opts.steps, initial=start, desc=f"train {stage_name}", disable=not env.is_main,
-               dynamic_ncols=True)
     t0 = time.perf_counter()
-    for step in range(start, opts.steps):
-        metrics = stage.step(step_generator(opts.seed, step, env.rank), step)
-        done = step + 1
-        if done % opts.log_every == 0 or done == opts.steps:
-            metrics = distributed.mean_across_ranks(metrics, env)
-            if env.is_main:
-                row = {"step": done, "seconds": round(time.perf_counter() - t0, 2), **metrics}
-                with metrics_path.open("a", newline="") as f:
-                    writer = csv.DictWriter(f, fieldnames=list(row))
-                    if f.tell() == 0:
-                        writer.writeheader()
-                    writer.writerow(row)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
-        bar.update(1)
-        if done % opts.save_every == 0 or done == opts.steps:
-            if env.is_main:
-                _save(run_dir, stage, pipeline, done)
-                tqdm.write(f"saved checkpoint at step {done}: {run_dir / CHECKPOINT}")
-            distributed.barrier(env)
-        if env.is_main and opts.sample_every and done % opts.sample_every == 0:
-            _write_samples(run_dir, stage.export_pipeline(), done, stage_name, data)
-    bar.close()
+    # a with-block closes the bar when a step raises, so the error line is not glued to it
+    with tqdm(total=opts.steps, initial=start, desc=f"train {stage_name}", disable=not env.is_main,
+              dynamic_ncols=True) as bar:
+        for step in range(start, opts.steps):
+            metrics = stage.step(step_generator(opts.seed, step, env.rank), step)
+            done = step + 1
+            if done % opts.log_every == 0 or done == opts.steps:
+                metrics = distributed.mean_across_ranks(metrics, env)
+                if env.is_main:
+                    row = {"step": done, "seconds": round(time.perf_counter() - t0, 2), **metrics}
+                    with metrics_path.open("a", newline="") as f:
+                        writer = csv.DictWriter(f, fieldnames=list(row))
+                        if f.tell() == 0:
+                            writer.writeheader()
+                        writer.writerow(row)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()})
+            bar.update(1)
+            if done % opts.save_every == 0 or done == opts.steps:
+                if env.is_main:
+                    _save(run_dir, stage, pipeline, done)
+                    tqdm.write(f"saved checkpoint at step {done}: {run_dir / CHECKPOINT}")
+                distributed.barrier(env)
+            if env.is_main and opts.sample_every and done % opts.sample_every == 0:
+                _write_samples(run_dir, stage.export_pipeline(), done, stage_name, data)
     distributed.barrier(env)
     distributed.teardown()
     return run_dir / "model"

@@ -153,7 +153,7 @@ def load_recipe(path: Path | None, stage: str, overrides: dict[str, Any] | None 
         table = raw.get(stage, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{stage}] must be a table of options")
-    table = {**table, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    table = {**table, **(overrides or {})}
     return _build(STAGE_OPTIONS[stage], table, f"recipe [{stage}]" if path is None else f"{path} [{stage}]")
 
 
