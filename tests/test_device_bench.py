@@ -78,6 +78,23 @@ def test_host_runner_matches_python_bundle_and_eager(host_runner, et_int8_bundle
     assert len(run["dit_step_ms"]) == 8 and run["peak_rss_mb"]["after_decoder"] > 0
     assert 0 < run["first_audio_ms"] <= run["total_ms"]
     assert report["graphs"] == "staged" and set(run["load_ms"]) == {"conditioners", "dit", "decoder"}
+    assert report["threads"] == 2 and report["threadpool_threads"] == 2  # read back from the pool itself
+
+
+def test_runner_options_for_xnnpack_threads_and_etdump(host_runner, et_int8_bundle, reference, tmp_path, capsys):
+    """One thread, a shared XNNPACK workspace and the weight cache give the same audio; --etdump writes
+    one ETDump per graph that `bench profile --etdump` reads through ExecuTorch's Inspector."""
+    audio, report = _run_runner([], host_runner, et_int8_bundle, reference, tmp_path / "a", "--threads", "1",
+                                "--xnn-workspace", "global", "--xnn-weight-cache", "on", "--etdump",
+                                str(tmp_path / "dump"))
+    assert report["threadpool_threads"] == 1 and report["xnnpack"] == {"workspace": "global", "weight_cache": "on"}
+    np.testing.assert_allclose(audio, reference["bundled"], atol=1e-4)
+    assert main(["bench", "profile", "--bundle", str(et_int8_bundle), "--etdump", str(tmp_path / "dump"),
+                 "--out", str(tmp_path / "p.json")]) == 0
+    profile = json.loads((tmp_path / "p.json").read_text())
+    assert profile["source"] == "arc_runner ETDump" and set(profile["graphs"]) == {"conditioners", "dit", "decoder"}
+    assert any("QD8" in op["operator"] for op in profile["graphs"]["decoder"]["top"])
+    assert "decoder (" in capsys.readouterr().out
 
 
 def test_host_runner_guidance_matches_python(host_runner, et_int8_bundle, reference, tmp_path):
@@ -135,11 +152,25 @@ def test_selftest_passes_on_a_good_bundle_and_catches_altered_numbers(host_runne
     assert not graphs["dit"]["passed"] and graphs["decoder"]["passed"] and graphs["conditioners"]["passed"]
 
 
-def test_selftest_under_qemu_without_sme(arm_runner, et_int8_bundle, tmp_path):
+@pytest.fixture(scope="module")
+def et_fp16_decoder_bundle(tmp_path_factory, bundled_model_dir):
+    out = tmp_path_factory.mktemp("bundles") / "et_fp16_decoder"
+    assert main(["export", "--model", str(bundled_model_dir), "--quant", "fp16-decoder", "--seconds", "1.5",
+                 "--decode-window", "32", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("bundle", ["et_int8_bundle", "et_fp16_decoder_bundle"])
+def test_selftest_under_qemu_without_sme(arm_runner, bundle, request, tmp_path):
+    """The int8 decoder (dynamically quantised convs) and the fp16 decoder on Arm kernels, within their gates."""
+    bundle = request.getfixturevalue(bundle)
     res, report = _selftest(["qemu-aarch64", "-cpu", QEMU_CPU, "-L", "/usr/aarch64-linux-gnu"], arm_runner,
-                            et_int8_bundle, tmp_path)
+                            bundle, tmp_path)
     assert res.returncode == 0 and report["selftest"]["passed"], res.stderr
     assert "aarch64" in report["cpu"]
+    decoder = json.loads((bundle / "manifest.json").read_text())["graphs"]["decoder"]["quantization"]["quant"]
+    assert decoder == ("int8_dynamic" if "int8" in bundle.name else "fp16")
+    assert report["selftest"]["graphs"]["decoder"]["snr_db"] >= report["selftest"]["graphs"]["decoder"]["min_snr_db"]
 
 
 def test_bench_selftest_reports_per_graph_and_fails_clearly(et_int8_bundle, tmp_path, capsys):
@@ -182,6 +213,12 @@ def test_runner_rejects_bad_input(host_runner, et_int8_bundle, tmp_path):
     res = subprocess.run([exe, "--bundle", str(et_int8_bundle), "--prompt-file", "p.txt", "--seconds", "99"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 2 and "out of range" in res.stderr
+    for flag, value, message in (("--xnn-workspace", "shared", "--xnn-workspace is default, off, per-model or global"),
+                                 ("--xnn-weight-cache", "yes", "--xnn-weight-cache is default, on or off"),
+                                 ("--threads", "0", "--threads must be in 1..1024")):
+        res = subprocess.run([exe, "--bundle", str(et_int8_bundle), "--prompt-file", "p.txt", flag, value],
+                             capture_output=True, text=True, cwd=tmp_path)
+        assert res.returncode == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
 def test_bench_local_writes_json_csv_png_and_compares(et_int8_bundle, tmp_path, capsys):
@@ -304,12 +341,17 @@ def test_unknown_device_is_refused(tmp_path, capsys, et_int8_bundle):
 
 def test_backends_side_by_side(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "backends.json"
-    assert main(["bench", "--backends", "eager-fp32,ort-int8", "--model", str(tiny_model_dir), "--runs", "1",
+    assert main(["bench", "--backends", "eager-fp32,ort-int8,native-int8", "--model", str(tiny_model_dir), "--runs", "1",
                  "--warmup", "0", "--steps", "2", "--seconds", "0.5", "--work", str(tmp_path / "work"),
                  "--out", str(out)]) == 0
     raw = json.loads(out.read_text())
     res = raw["backends"]
-    assert set(res) == {"eager-fp32", "ort-int8"} and raw["steps"] == 2
+    assert set(res) == {"eager-fp32", "ort-int8", "native-int8"} and raw["steps"] == 2
+    native = res["native-int8"]  # arc_runner on the ExecuTorch export of the same recipe, side by side
+    assert native["runtime"] == "native" and native["recipe"] == res["ort-int8"]["recipe"] == "int8"
+    assert native["speedup_vs_onnxruntime_same_recipe"] == pytest.approx(
+        res["ort-int8"]["summary"]["total_ms"]["median"] / native["summary"]["total_ms"]["median"], abs=0.01)
+    assert len(native["runs"][0]["dit_step_ms"]) == 2 and raw["machine"]["cores"] >= 1
     eager, ort = res["eager-fp32"], res["ort-int8"]
     assert "speedup_vs_eager" not in eager  # eager against itself says nothing
     ratio = eager["summary"]["total_ms"]["median"] / ort["summary"]["total_ms"]["median"]

@@ -141,8 +141,8 @@ def _recipe_text(name):
 def test_recipe_validation(tmp_path):
     bad = tmp_path / "bad.toml"
     good = _recipe_text("int8")
-    bad.write_text(good.replace('modules = ["Linear"]', 'modules = ["Conv1d"]'))
-    with pytest.raises(ConfigError, match="cannot be dynamically quantised"):
+    bad.write_text(good.replace('modules = ["Linear"]', 'modules = ["Conv2d"]'))
+    with pytest.raises(ConfigError, match="cannot be quantised as int8_dynamic"):
         load_export_recipe(str(bad))
     bad.write_text(good.replace('[graphs.decoder]', '[graphs.other]'))
     with pytest.raises(ConfigError, match="unknown graph.s. other"):

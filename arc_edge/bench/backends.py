@@ -1,5 +1,6 @@
-"""``arc-edge bench backends``: PyTorch eager fp32, ExecuTorch fp32/int8 and onnxruntime fp32/int8 on
-the same model, each exported and measured in a fresh process, in one run, at the same threads."""
+"""``arc-edge bench backends``: PyTorch eager fp32, ExecuTorch and onnxruntime (from Python) and the
+native runner on the same model, each exported once and measured in a fresh process, in one run, at
+the same threads. The same recipe name means the same quantisation scope on every backend."""
 
 from __future__ import annotations
 
@@ -13,13 +14,34 @@ from pathlib import Path
 from ..errors import InputError
 from .stats import summarize
 
-BACKENDS = {  # name -> (bundle format, export recipe); None = eager PyTorch
-    "eager-fp32": None,
-    "et-fp32": ("executorch", "fp32"),
-    "et-int8": ("executorch", "int8"),
-    "ort-fp32": ("onnx", "fp32"),
-    "ort-int8": ("onnx", "int8"),
+
+@dataclass(frozen=True)
+class BackendSpec:
+    runtime: str  # "eager" | "python" (the bundle through arc-edge's Python runtime) | "native" (arc_runner)
+    format: str | None = None  # bundle format
+    recipe: str | None = None  # export recipe
+
+    @property
+    def bundle_key(self) -> str:
+        """Backends that run the same bundle share one export."""
+        return f"{self.format}-{self.recipe}"
+
+
+BACKENDS = {
+    "eager-fp32": BackendSpec("eager"),
+    "et-fp32": BackendSpec("python", "executorch", "fp32"),
+    "et-int8": BackendSpec("python", "executorch", "int8"),
+    "et-int8-dit": BackendSpec("python", "executorch", "int8-dit"),
+    "et-8da4w": BackendSpec("python", "executorch", "8da4w"),
+    "ort-fp32": BackendSpec("python", "onnx", "fp32"),
+    "ort-int8": BackendSpec("python", "onnx", "int8"),
+    "ort-int8-dit": BackendSpec("python", "onnx", "int8-dit"),
+    "native-fp32": BackendSpec("native", "executorch", "fp32"),
+    "native-int8": BackendSpec("native", "executorch", "int8"),
+    "native-int8-dit": BackendSpec("native", "executorch", "int8-dit"),
+    "native-8da4w": BackendSpec("native", "executorch", "8da4w"),
 }
+DEFAULT_BACKENDS = "eager-fp32,et-fp32,et-int8,ort-fp32,ort-int8,native-int8"
 
 
 @dataclass
@@ -30,7 +52,7 @@ class BackendsOptions:
     prompt: str
     seconds: float | None
     steps: int
-    decode_window: int | None = None
+    decode_window: int | str = "auto"
 
 
 def parse_backends(spec: str) -> list[str]:
@@ -53,14 +75,12 @@ def _worker(args: list[str], result: Path, what: str) -> dict:
     return json.loads(result.read_text())
 
 
-def export_for(backend: str, model_dir: Path, work: Path, opts: BackendsOptions) -> tuple[Path, dict]:
-    fmt, recipe = BACKENDS[backend]
-    out = work / backend
-    args = ["export", "--model", str(model_dir), "--format", fmt, "--recipe", recipe, "--steps", str(opts.steps),
-            "--out", str(out)]
-    if opts.decode_window:
-        args += ["--decode-window", str(opts.decode_window)]
-    return out, _worker(args, work / f"{backend}.export.json", f"export for {backend}")
+def export_for(spec: BackendSpec, model_dir: Path, work: Path, opts: BackendsOptions) -> tuple[Path, dict]:
+    out = work / spec.bundle_key
+    args = ["export", "--model", str(model_dir), "--format", spec.format, "--recipe", spec.recipe,
+            "--steps", str(opts.steps), "--out", str(out)]
+    args += ["--decode-window", str(opts.decode_window)]
+    return out, _worker(args, work / f"{spec.bundle_key}.export.json", f"export of {spec.bundle_key}")
 
 
 def measure(backend: str, model_dir: Path, bundle: Path | None, work: Path, opts: BackendsOptions) -> dict:
@@ -81,35 +101,71 @@ def measure(backend: str, model_dir: Path, bundle: Path | None, work: Path, opts
             "threads": raw["threads"]}
 
 
+def measure_native(bundle: Path, opts: BackendsOptions) -> dict:
+    """The C++ runner on this machine (staged graphs: one generation per process is the one-shot case)."""
+    from .devices import open_device
+    from .native import DeviceBenchOptions, bench_native
+
+    device = open_device("local", "native")
+    try:
+        res = bench_native(bundle, device, DeviceBenchOptions(opts.runs, opts.warmup, opts.threads, opts.prompt,
+                                                              opts.seconds, opts.steps), log=lambda _: None)
+    finally:
+        device.cleanup()
+    if not res["complete"]:
+        raise InputError(f"the native runner failed on {bundle}: {res.get('error', 'no report')}")
+    report = res["runner_report"]
+    return {"summary": res["summary"], "peak_rss_mb": res["summary"]["peak_rss_mb"]["max"],
+            "runs": report["runs"], "seconds": report["seconds"], "threads": opts.threads,
+            "runner": {k: report.get(k) for k in ("graphs", "threads", "load_ms") if k in report}}
+
+
 def compare_backends(model_dir: Path, backends: list[str], work: Path, opts: BackendsOptions,
                      log: Callable[[str], None] = print) -> dict:
-    results = {}
+    results, bundles = {}, {}
     for name in backends:
-        if BACKENDS[name] is None:
-            bundle, export_info = None, {}
-        else:
-            log(f"exporting {name} ...")
-            bundle, export_info = export_for(name, model_dir, work, opts)
+        spec = BACKENDS[name]
+        bundle, export_info = None, {}
+        if spec.runtime != "eager":
+            if spec.bundle_key not in bundles:
+                log(f"exporting {spec.bundle_key} ...")
+                bundles[spec.bundle_key] = export_for(spec, model_dir, work, opts)
+            bundle, export_info = bundles[spec.bundle_key]
         log(f"measuring {name} ({opts.warmup} warm-up + {opts.runs} runs) ...")
-        results[name] = {**measure(name, model_dir, bundle, work, opts), **export_info}
-    base = results.get("eager-fp32")
-    if base:
-        for name, r in results.items():
-            if name != "eager-fp32":
-                r["speedup_vs_eager"] = round(base["summary"]["total_ms"]["median"] / r["summary"]["total_ms"]["median"],
-                                              2)
+        measured = measure_native(bundle, opts) if spec.runtime == "native" else measure(name, model_dir, bundle,
+                                                                                        work, opts)
+        results[name] = {"runtime": spec.runtime, "format": spec.format, "recipe": spec.recipe, **measured,
+                         **export_info}
+    _add_ratios(results)
     return results
 
 
+def _median_total(result: dict) -> float:
+    return result["summary"]["total_ms"]["median"]
+
+
+def _add_ratios(results: dict) -> None:
+    """Speed-ups measured side by side: against eager fp32, and against onnxruntime on the same recipe."""
+    base = results.get("eager-fp32")
+    for name, r in results.items():
+        if base and name != "eager-fp32":
+            r["speedup_vs_eager"] = round(_median_total(base) / _median_total(r), 2)
+        ort = results.get(f"ort-{r['recipe']}")
+        if r["format"] == "executorch" and ort:
+            r["speedup_vs_onnxruntime_same_recipe"] = round(_median_total(ort) / _median_total(r), 2)
+
+
 def backends_table(results: dict) -> str:
-    head = (f"{'backend':11s} {'cond ms':>8s} {'DiT/step':>9s} {'DiT ms':>9s} {'dec ms':>9s} {'1st audio':>9s} "
-            f"{'total ms':>9s} {'RTF':>6s} {'x eager':>8s} {'peak MB':>8s}")
+    head = (f"{'backend':15s} {'cond ms':>8s} {'DiT/step':>9s} {'DiT ms':>9s} {'dec ms':>9s} {'1st audio':>9s} "
+            f"{'total ms':>9s} {'RTF':>6s} {'x eager':>8s} {'x ORT':>6s} {'peak MB':>8s}")
     rows = [head, "-" * len(head)]
     for name, r in results.items():
         s = r["summary"]
         speedup = f"{r['speedup_vs_eager']:8.2f}" if "speedup_vs_eager" in r else f"{'-':>8s}"
-        rows.append(f"{name:11s} {s['conditioners_ms']['median']:8.0f} {s['dit_step_ms']['median']:9.0f} "
+        vs_ort = r.get("speedup_vs_onnxruntime_same_recipe")
+        vs_ort = f"{vs_ort:6.2f}" if vs_ort is not None else f"{'-':>6s}"
+        rows.append(f"{name:15s} {s['conditioners_ms']['median']:8.0f} {s['dit_step_ms']['median']:9.0f} "
                     f"{s['dit_total_ms']['median']:9.0f} {s['decoder_ms']['median']:9.0f} "
                     f"{s['first_audio_ms']['median']:9.0f} {s['total_ms']['median']:9.0f} "
-                    f"{s['real_time_factor']['median']:6.2f} {speedup} {r['peak_rss_mb']:8.0f}")
+                    f"{s['real_time_factor']['median']:6.2f} {speedup} {vs_ort} {r['peak_rss_mb']:8.0f}")
     return "\n".join(rows)

@@ -13,14 +13,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import finite_float, non_negative_int, positive_int, subcommand
+from .common import decode_window_arg, finite_float, non_negative_int, positive_int, subcommand
 
-TOOLS = ("device", "backends")
+TOOLS = ("device", "backends", "profile")
 
 
 def legacy_argv(argv: list[str]) -> list[str]:
-    """``bench --bundle ...`` -> ``bench device --bundle ...``; ``bench --backends ...`` -> ``bench backends ...``."""
+    """``bench --bundle ...`` -> ``bench device --bundle ...``; ``bench --backends ...`` -> ``bench backends ...``;
+    ``bench --profile --bundle ...`` -> ``bench profile --bundle ...``."""
     if len(argv) >= 2 and argv[0] == "bench" and argv[1] not in (*TOOLS, "-h", "--help"):
+        if "--profile" in argv:
+            return ["bench", "profile", *(a for a in argv[1:] if a != "--profile")]
         return ["bench", "backends" if "--backends" in argv else "device", *argv[1:]]
     return argv
 
@@ -40,7 +43,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = subcommand(sub, "bench", "measure speed and memory: `bench device` (native runner on a device) or "
                                  "`bench backends` (Python backends side by side)")
-    tools = p.add_subparsers(dest="tool", required=True, metavar="{device,backends}")
+    tools = p.add_subparsers(dest="tool", required=True, metavar="{device,backends,profile}")
     d = subcommand(tools, "device", "a bundle with the native runner (or the Android app) on local, qemu or adb")
     d.add_argument("--bundle", type=Path, required=True, help="ExecuTorch bundle from `arc-edge export`")
     d.add_argument("--bundle-digest", default=None, metavar="SHA256", help="refuse a bundle whose manifest differs")
@@ -60,17 +63,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(run=run_device)
 
     b = subcommand(tools, "backends", "eager PyTorch, ExecuTorch and onnxruntime side by side, each in a fresh process")
-    b.add_argument("--backends", default="eager-fp32,et-fp32,et-int8,ort-fp32,ort-int8",
-                   help="comma-separated: eager-fp32, et-fp32, et-int8, ort-fp32, ort-int8")
+    from ..bench.backends import BACKENDS, DEFAULT_BACKENDS
+
+    b.add_argument("--backends", default=DEFAULT_BACKENDS,
+                   help=f"comma-separated: {', '.join(BACKENDS)} (et-/ort-: the bundle from Python; native-: "
+                        "arc_runner on this machine; the part after the prefix is the export recipe)")
     b.add_argument("--model", type=Path, default=None, help="model directory (default: the bundled model)")
     b.add_argument("--config", choices=("saos", "tiny"), default=None,
                    help="a built-in architecture with random weights instead (e.g. the full SAOS size)")
-    b.add_argument("--decode-window", type=positive_int, default=None,
-                   help="latent frames per decoder call in the exported bundles (default: the whole clip)")
+    b.add_argument("--decode-window", type=decode_window_arg, default="auto",
+                   help="latent frames per decoder call: auto (the whole clip up to 128 frames, else the fewest equal "
+                   "windows of at most 128), whole, or a number")
     b.add_argument("--work", type=Path, default=None, help="folder for the exported bundles (default: a temp folder)")
     _common(b)
     b.add_argument("--out", type=Path, default=Path("backends.json"), help="results JSON (+ .png beside it)")
     b.set_defaults(run=run_backends)
+
+    f = subcommand(tools, "profile", "per-operator times of each graph of an ExecuTorch bundle (ETDump + Inspector)")
+    f.add_argument("--bundle", type=Path, required=True, help="ExecuTorch bundle from `arc-edge export`")
+    f.add_argument("--runs", type=positive_int, default=3, help="calls of each graph that are averaged")
+    f.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: the runtime's choice)")
+    f.add_argument("--top", type=positive_int, default=12, help="operator kinds listed per graph")
+    f.add_argument("--etdump", default=None, metavar="PREFIX",
+                   help="read the dumps `arc_runner --etdump PREFIX` wrote (PREFIX.GRAPH.etdp) instead of measuring here")
+    f.add_argument("--out", type=Path, default=Path("profile.json"), help="results JSON")
+    f.add_argument("--force", action="store_true", help="overwrite --out")
+    f.set_defaults(run=run_profile)
 
 
 def run_device(args: argparse.Namespace) -> int:
@@ -138,6 +156,8 @@ def run_backends(args: argparse.Namespace) -> int:
 
     from ..bench.backends import BackendsOptions, backends_table, compare_backends, parse_backends
     from ..bench.charts import stage_chart
+    from ..bench.sysinfo import machine
+    from ..bench.targets import check_targets, targets_table
     from ..errors import InputError
     from ..fileio import check_writable_target, write_json
 
@@ -159,12 +179,32 @@ def run_backends(args: argparse.Namespace) -> int:
                            args.decode_window)
     results = compare_backends(model_dir, names, work, opts)
     title = f"{args.config or model_dir.name}: {opts.steps} steps, {args.threads or 'default'} threads"
-    write_json(args.out, {"model": str(model_dir), "config": args.config, "threads": args.threads,
-                          "prompt": args.prompt, "steps": opts.steps, "runs": args.runs, "warmup": args.warmup,
-                          "backends": results})
+    report = {"model": str(model_dir), "config": args.config, "threads": args.threads, "machine": machine(),
+              "prompt": args.prompt, "steps": opts.steps, "runs": args.runs, "warmup": args.warmup,
+              "backends": results}
+    if args.config == "saos":
+        report["targets"] = check_targets(results)
+    write_json(args.out, report)
     chart = stage_chart({n: r["summary"] for n, r in results.items()}, args.out.with_suffix(".png"), title)
     print(backends_table(results))
+    if "targets" in report:
+        print(targets_table(report["targets"]))
     print(f"wrote {args.out}, {chart}")
+    return 0
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    from ..bench.profile import ProfileOptions, profile_bundle, profile_table
+    from ..bench.sysinfo import machine
+    from ..fileio import check_writable_target, write_json
+
+    check_writable_target(args.out, args.force)
+    result = profile_bundle(args.bundle, ProfileOptions(args.runs, args.threads, args.top), args.etdump)
+    if args.etdump is None:
+        result["machine"] = machine()
+    write_json(args.out, result)
+    print(profile_table(result))
+    print(f"wrote {args.out}")
     return 0
 
 

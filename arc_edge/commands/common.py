@@ -39,6 +39,16 @@ def add_bundle_args(p: argparse.ArgumentParser, what: str) -> None:
                    help="refuse the bundle unless its manifest.json has this sha256 (printed by `arc-edge export`)")
 
 
+def decode_window_arg(text: str) -> int | str:
+    """--decode-window: auto, whole or a number of latent frames."""
+    if text in ("auto", "whole"):
+        return text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected auto, whole or a number of latent frames, got {text!r}") from None
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .common import add_model_args, add_threads_arg, finite_float, positive_int, subcommand
+from .common import add_model_args, add_threads_arg, decode_window_arg, finite_float, positive_int, subcommand
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=finite_float, default=None, help="default duration stored in the bundle "
                                                                        "(default: the model's maximum)")
     p.add_argument("--steps", type=positive_int, default=8, help="default sampler steps stored in the bundle")
-    p.add_argument("--decode-window", type=positive_int, default=None,
-                   help="latent frames per decoder call (streamed decoding); default: the whole clip at once")
+    p.add_argument("--decode-window", type=decode_window_arg, default="auto",
+                   help="latent frames per decoder call: auto (the whole clip up to 128 frames, else the fewest equal "
+                   "windows of at most 128), whole, or a number")
     p.add_argument("--decode-overlap", type=positive_int, default=None,
                    help="latent frames two neighbouring windows share (default: twice the decoder's receptive field)")
     p.add_argument("--with-encoder", action="store_true", help="also export the VAE encoder (audio-to-audio)")

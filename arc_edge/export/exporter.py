@@ -16,7 +16,7 @@ from ..fileio import atomic_dir, sha256_file
 from ..generate import generate
 from ..models.pipeline import ArcPipeline
 from ..sampling import logsnr_schedule
-from .backends import BACKENDS, LoweringJob
+from .backends import BACKENDS, LoweringJob, check_recipe
 from .bundle import BundleRuntime
 from .graphs import REQUIRED_GRAPHS, GraphDef, ReferenceRun, graph_defs, reference_run
 from .lowering import lower_graphs
@@ -39,7 +39,7 @@ class ExportOptions:
     seconds: float | None = None
     with_encoder: bool = False
     steps: int = DEFAULT_STEPS
-    decode_window: int | None = None  # latent frames per decoder call; None: the whole clip
+    decode_window: int | str = "auto"  # latent frames per decoder call, "whole" (the clip) or "auto"
     decode_overlap: int | None = None  # None: twice the decoder's receptive field
 
 
@@ -57,19 +57,30 @@ def receptive_field_frames(pipeline: ArcPipeline) -> int:
     return int(frames) + 1
 
 
+AUTO_MAX_WINDOW = 128  # latent frames (~6 s at SAOS's rate): clips up to this decode whole
+
+
 def decode_plan(pipeline: ArcPipeline, opts: ExportOptions) -> DecodePlan:
+    """The decoder's windows. auto: the whole clip when it is short, else the fewest equal windows of
+    at most AUTO_MAX_WINDOW frames (bounded decoder memory, audio out after the first window)."""
     frames = pipeline.cfg.latent_length
-    if opts.decode_window is None or opts.decode_window >= frames:
-        return whole_clip(frames)
     field = receptive_field_frames(pipeline)
     overlap = 2 * field if opts.decode_overlap is None else opts.decode_overlap
+    window = opts.decode_window
+    if window == "auto":
+        if frames <= AUTO_MAX_WINDOW or overlap >= AUTO_MAX_WINDOW:
+            return whole_clip(frames)
+        count = -(-(frames - overlap) // (AUTO_MAX_WINDOW - overlap))
+        window = -(-(frames - overlap) // count) + overlap
+    if window == "whole" or window >= frames:
+        return whole_clip(frames)
     if overlap < 2 * field:
         raise InputError(f"--decode-overlap {overlap} is below twice the decoder's receptive field ({field} frames): "
                          "the windows would not join seamlessly; use at least " + str(2 * field))
-    if opts.decode_window <= overlap:
-        raise InputError(f"--decode-window {opts.decode_window} is not larger than its overlap ({overlap} frames, "
+    if window <= overlap:
+        raise InputError(f"--decode-window {window} is not larger than its overlap ({overlap} frames, "
                          f"twice the decoder's receptive field); use a window above {overlap} frames")
-    return plan_windows(frames, opts.decode_window, overlap)
+    return plan_windows(frames, window, overlap)
 
 
 def _graph_parity(graph: GraphDef, run) -> dict[str, float]:
@@ -110,10 +121,11 @@ def export_bundle(pipeline: ArcPipeline, out_dir: Path, opts: ExportOptions, for
     if not 1 <= opts.steps <= MAX_SCHEDULE_STEPS:
         raise InputError(f"--steps {opts.steps} is out of range for a bundle; use 1..{MAX_SCHEDULE_STEPS}")
     backend = BACKENDS[opts.backend]
+    names = REQUIRED_GRAPHS + (("encoder",) if opts.with_encoder else ())
+    check_recipe(backend, opts.recipe, names)
     pipeline = pipeline.eval()
     plan = decode_plan(pipeline, opts)
     run = reference_run(pipeline, seconds, opts.steps)
-    names = REQUIRED_GRAPHS + (("encoder",) if opts.with_encoder else ())
     graphs = graph_defs(pipeline, run, plan, names)
     with atomic_dir(Path(out_dir), force=force, kind="bundle") as tmp:
         shutil.copyfile(pipeline.tokenizer.model_file, tmp / "spiece.model")

@@ -127,15 +127,19 @@ class DiTGraph(nn.Module):
 
 
 class DecoderGraph(nn.Module):
-    """One decoder window: latents (diffusion scale) -> audio; weight norm fused, fp32."""
+    """One decoder window: latents (diffusion scale) -> audio; weight norm fused, fp32.
+
+    The pretransform's scale is folded into the first conv's weights (conv(s * z) = (s * W) conv z):
+    an elementwise op ahead of a dynamically quantised conv trips ExecuTorch's layout pass."""
 
     def __init__(self, pipeline: ArcPipeline):
         super().__init__()
         self.decoder = fuse_weight_norm(copy.deepcopy(pipeline.pretransform.model.decoder)).float()
-        self.register_buffer("scale", torch.tensor(pipeline.cfg.pretransform.scale))
+        with torch.no_grad():
+            self.decoder.layers[0].weight.mul_(pipeline.cfg.pretransform.scale)
 
     def forward(self, latent: torch.Tensor):
-        return self.decoder(latent * self.scale)
+        return self.decoder(latent)
 
 
 class EncoderGraph(nn.Module):

@@ -19,10 +19,15 @@ from ..schema import Fields, read_text, str_item
 
 RECIPE_PACKAGE = "arc_edge.export_recipes"
 GRAPHS = ("conditioners", "dit", "decoder", "encoder")
-QUANT_MODES = ("fp32", "int8_dynamic")
-QUANTIZABLE_MODULES = ("Linear",)
+# fp32; fp16 (the whole graph in half precision); int8_dynamic (int8 weights per channel, activations
+# quantised at run time); int8_dynamic_int4_weight (int4 weights in groups, int8 dynamic activations: "8da4w")
+QUANT_MODES = ("fp32", "fp16", "int8_dynamic", "int8_dynamic_int4_weight")
+QUANTIZABLE_MODULES = ("Linear", "Conv1d", "ConvTranspose1d")
+INT4_MODULES = ("Linear",)
+DEFAULT_GROUP_SIZE = 32
 # optimum-cli's vocabulary for the same recipes (--qlinear 8da8w = 8-bit dynamic activations, 8-bit weights)
-QLINEAR_NAMES = {"8da8w": "int8"}
+QLINEAR_NAMES = {"8da8w": "int8", "8da4w": "8da4w"}
+_GRAPH_KEYS = ("quant", "modules", "group_size", "min_snr_db")
 
 
 @dataclass(frozen=True)
@@ -30,9 +35,13 @@ class GraphRecipe:
     quant: str
     min_snr_db: float
     modules: tuple[str, ...] = field(default_factory=tuple)
+    group_size: int = DEFAULT_GROUP_SIZE  # int4 weights: input channels per scale
 
     def to_json(self) -> dict:
-        return {"quant": self.quant, "modules": list(self.modules), "min_snr_db": self.min_snr_db}
+        out = {"quant": self.quant, "modules": list(self.modules), "min_snr_db": self.min_snr_db}
+        if self.quant == "int8_dynamic_int4_weight":
+            out["group_size"] = self.group_size
+        return out
 
 
 @dataclass(frozen=True)
@@ -58,22 +67,27 @@ def available_recipes() -> list[str]:
 
 
 def _graph_recipe(g: Fields) -> GraphRecipe:
-    unknown = sorted(set(g.keys()) - {"quant", "modules", "min_snr_db"})
+    unknown = sorted(set(g.keys()) - set(_GRAPH_KEYS))
     if unknown:
-        raise ConfigError(f"{g.where}: unknown key(s) {', '.join(unknown)} in [{g.path}]; "
-                          "known: quant, modules, min_snr_db")
+        raise ConfigError(f"{g.where}: unknown key(s) {', '.join(unknown)} in [{g.path}]; known: {', '.join(_GRAPH_KEYS)}")
     quant = g.string("quant", choices=QUANT_MODES)
     modules = tuple(g.items("modules", str_item(g.where), []))
-    bad = [m for m in modules if m not in QUANTIZABLE_MODULES]
+    allowed = INT4_MODULES if quant == "int8_dynamic_int4_weight" else QUANTIZABLE_MODULES
+    bad = [m for m in modules if m not in allowed]
     if bad:
-        raise ConfigError(f"{g.where}: [{g.path}] modules {bad} cannot be dynamically quantised on XNNPACK; "
-                          f"use {', '.join(QUANTIZABLE_MODULES)}")
-    if quant == "int8_dynamic" and not modules:
-        raise ConfigError(f"{g.where}: [{g.path}] asks for int8_dynamic but lists no modules")
-    if quant == "fp32" and modules:
-        raise ConfigError(f"{g.where}: [{g.path}] is fp32 but lists modules to quantise; remove them or "
-                          "use quant = \"int8_dynamic\"")
-    return GraphRecipe(quant, g.number("min_snr_db", low=-200.0, high=400.0), modules)
+        raise ConfigError(f"{g.where}: [{g.path}] modules {bad} cannot be quantised as {quant}; "
+                          f"use {', '.join(allowed)}")
+    if quant.startswith("int8") and not modules:
+        raise ConfigError(f"{g.where}: [{g.path}] asks for {quant} but lists no modules")
+    if quant in ("fp32", "fp16") and modules:
+        raise ConfigError(f"{g.where}: [{g.path}] is {quant} (the whole graph) but lists modules to quantise; "
+                          "remove them or use quant = \"int8_dynamic\"")
+    if "group_size" in set(g.keys()) and quant != "int8_dynamic_int4_weight":
+        raise ConfigError(f"{g.where}: [{g.path}] group_size only applies to quant = \"int8_dynamic_int4_weight\"")
+    group = g.integer("group_size", DEFAULT_GROUP_SIZE, low=1, high=65536)
+    if group & (group - 1):
+        raise ConfigError(f"{g.where}: [{g.path}] group_size {group} is not a power of two; use 32, 64, 128 or 256")
+    return GraphRecipe(quant, g.number("min_snr_db", low=-200.0, high=400.0), modules, group)
 
 
 def parse_recipe(text: str, source: str, default_name: str) -> ExportRecipe:

@@ -45,15 +45,25 @@ def write_selftest(bundle_dir: Path, graphs: list[GraphDef], recipe: ExportRecip
     return section
 
 
-def run_selftest(manifest, run_graph) -> dict:
-    """Run every graph on its stored inputs: ``run_graph(name, inputs) -> outputs``.
-    -> {"passed": bool, "graphs": {name: {"snr_db", "min_snr_db", "passed"}}} (worst case per graph)."""
+def _load_selftest(manifest) -> dict[str, torch.Tensor]:
     if manifest.selftest_file is None:
         raise SelfTestError(f"{manifest.dir} carries no self-test data; re-export it with this arc-edge")
     try:
-        tensors = load_file(str(manifest.path(manifest.selftest_file)))
+        return load_file(str(manifest.path(manifest.selftest_file)))
     except Exception as exc:  # safetensors raises several types for corrupt files
         raise SelfTestError(f"{manifest.selftest_file} could not be read ({exc}); re-export the bundle") from None
+
+
+def stored_inputs(manifest) -> dict[str, list[torch.Tensor]]:
+    """The first stored case of every graph: real inputs from the export's reference generation."""
+    tensors = _load_selftest(manifest)
+    return {name: _numbered(tensors, f"{name}.0.in.") for name in manifest.raw["selftest"]["graphs"]}
+
+
+def run_selftest(manifest, run_graph) -> dict:
+    """Run every graph on its stored inputs: ``run_graph(name, inputs) -> outputs``.
+    -> {"passed": bool, "graphs": {name: {"snr_db", "min_snr_db", "passed"}}} (worst case per graph)."""
+    tensors = _load_selftest(manifest)
     section = manifest.raw["selftest"]["graphs"]
     report: dict = {"passed": True, "graphs": {}}
     for name, spec in section.items():

@@ -18,6 +18,9 @@
 #include <string>
 
 #include "bundle.hpp"
+#include <executorch/runtime/backend/interface.h>
+#include <executorch/runtime/backend/options.h>
+
 #include "et_threadpool.hpp"
 #include "pipeline.hpp"
 #include "report.hpp"
@@ -32,7 +35,8 @@ const char* kUsage =
     "           [--seconds S] [--steps N] [--seed K] [--cfg SCALE] [--noise-file F] [--threads T]\n"
     "           [--runs N] [--warmup K] [--graphs auto|resident|staged] [--pcm-stream FILE|-]\n"
     "           [--bundle-digest SHA256] [--verify cached|full|off] [--verify-cache FILE]\n"
-    "           [--float-wav] [--dump-dir DIR]\n"
+    "           [--float-wav] [--dump-dir DIR] [--xnn-workspace default|off|per-model|global]\n"
+    "           [--xnn-weight-cache default|on|off] [--etdump PREFIX]\n"
     "arc_runner --bundle DIR --selftest [--report report.json] [--threads T]\n"
     "--selftest runs every graph on the inputs the bundle carries and compares its outputs with the\n"
     "  eager fp32 ones (SNR against the recipe's threshold); exit 4 if a graph fails.\n"
@@ -41,11 +45,15 @@ const char* kUsage =
     "--pcm-stream writes each decoded window as interleaved float32 as soon as it is ready.\n"
     "--verify: bundle files are hashed before loading; cached skips files whose identity (inode, size,\n"
     "  times) matches an earlier verified run; off trusts the bundle.\n"
-    "--dump-dir writes cross_attn_cond, global_cond and the final latent as raw float32.\n";
+    "--dump-dir writes cross_attn_cond, global_cond and the final latent as raw float32.\n"
+    "--xnn-workspace: XNNPACK scratch memory per delegate (off), per graph, or one for all graphs;\n"
+    "--xnn-weight-cache: XNNPACK's packed-weight cache; default leaves the runtime's choice.\n"
+    "--etdump PREFIX writes each graph's per-operator events (last run) to PREFIX.GRAPH.etdp for\n"
+    "  ExecuTorch's Inspector (arc-edge bench profile --etdump reads them).\n";
 
 struct Args {
   std::string bundle, prompt_file, out = "out.wav", report = "report.json", noise_file, dump_dir, digest, pcm_stream;
-  std::string graphs = "auto", verify = "cached", verify_cache;
+  std::string graphs = "auto", verify = "cached", verify_cache, etdump, xnn_workspace = "default", xnn_weight_cache = "default";
   double seconds = -1, cfg = 1.0;
   int steps = -1, runs = 1, warmup = 0, threads = 0;
   uint64_t seed = 0;
@@ -115,6 +123,9 @@ Args parse(int argc, char** argv) {
     else if (k == "--float-wav") a.float_wav = true;
     else if (k == "--selftest") a.selftest = true;
     else if (k == "--dump-dir") a.dump_dir = next();
+    else if (k == "--xnn-workspace") a.xnn_workspace = next();
+    else if (k == "--etdump") a.etdump = next();
+    else if (k == "--xnn-weight-cache") a.xnn_weight_cache = next();
     else usage_error("unknown option " + k);
   }
   if (a.bundle.empty()) usage_error("--bundle is required");
@@ -122,6 +133,13 @@ Args parse(int argc, char** argv) {
   if (a.cfg < 0) usage_error("--cfg must not be negative (1 means no guidance)");
   if (a.graphs != "auto" && a.graphs != "resident" && a.graphs != "staged") usage_error("--graphs is auto, resident or staged");
   if (a.verify != "cached" && a.verify != "full" && a.verify != "off") usage_error("--verify is cached, full or off");
+  if (a.xnn_workspace != "default" && a.xnn_workspace != "off" && a.xnn_workspace != "per-model" &&
+      a.xnn_workspace != "global") {
+    usage_error("--xnn-workspace is default, off, per-model or global");
+  }
+  if (a.xnn_weight_cache != "default" && a.xnn_weight_cache != "on" && a.xnn_weight_cache != "off") {
+    usage_error("--xnn-weight-cache is default, on or off");
+  }
   return a;
 }
 
@@ -153,13 +171,33 @@ arc::Verify verify_mode(const std::string& v) {
   return v == "full" ? arc::Verify::Full : v == "off" ? arc::Verify::Off : arc::Verify::Cached;
 }
 
+// XNNPACK's backend options, set before any graph is loaded (they apply at delegate init).
+void configure_xnnpack(const Args& a) {
+  executorch::runtime::BackendOptions<2> options;
+  if (a.xnn_workspace != "default") {
+    const int mode = a.xnn_workspace == "off" ? 0 : a.xnn_workspace == "per-model" ? 1 : 2;
+    options.set_option("workspace_sharing_mode", mode);
+  }
+  if (a.xnn_weight_cache != "default") options.set_option("weight_cache_enabled", a.xnn_weight_cache == "on");
+  if (options.view().size() == 0) return;
+  if (executorch::runtime::set_option("XnnpackBackend", options.view()) != executorch::runtime::Error::Ok) {
+    throw std::runtime_error("the XNNPACK backend refused --xnn-workspace/--xnn-weight-cache");
+  }
+}
+
+// What the kernels actually run on (not just what was asked for).
+size_t threadpool_threads() {
+  return pthreadpool_get_threads_count(executorch::extension::threadpool::get_pthreadpool());
+}
+
 // The numerics self-test: one line per graph, the verdict in the report, exit 4 if a graph fails.
 int selftest(const Args& args, const arc::Manifest& manifest) {
   nlohmann::json report = {{"runner_version", ARC_RUNNER_VERSION},
                            {"bundle", {{"path", args.bundle}, {"digest", manifest.digest}, {"recipe", manifest.recipe}}},
                            {"cpu", arc::cpu_description()},
                            {"cpu_features", arc::cpu_kernel_features()},
-                           {"threads", args.threads}};
+                           {"threads", args.threads},
+                           {"threadpool_threads", threadpool_threads()}};
   report["selftest"] = arc::run_selftest(manifest);
   report["complete"] = true;
   arc::write_report(args.report, report);
@@ -183,6 +221,7 @@ int main(int argc, char** argv) {
     const auto manifest = arc::load_manifest(args.bundle, verify_mode(args.verify), args.digest,
                                              args.verify_cache.empty() ? default_verify_cache() : args.verify_cache);
     if (args.threads > 0) executorch::extension::threadpool::get_threadpool()->_unsafe_reset_threadpool(args.threads);
+    configure_xnnpack(args);
     if (args.selftest) return selftest(args, manifest);
     const double seconds = args.seconds < 0 ? manifest.default_seconds : args.seconds;
     if (!(seconds > 0 && seconds <= manifest.max_seconds() + 1e-9)) {
@@ -203,6 +242,8 @@ int main(int argc, char** argv) {
               {"cpu", arc::cpu_description()},
               {"cpu_features", arc::cpu_kernel_features()},
               {"threads", args.threads},
+              {"threadpool_threads", threadpool_threads()},
+              {"xnnpack", {{"workspace", args.xnn_workspace}, {"weight_cache", args.xnn_weight_cache}}},
               {"graphs", residency == arc::Residency::Resident ? "resident" : "staged"},
               {"seconds", seconds},
               {"steps", steps},
@@ -210,7 +251,7 @@ int main(int argc, char** argv) {
               {"seed", args.seed},
               {"noise", args.noise_file.empty() ? "mt19937_64 box-muller" : "file"},
               {"complete", false}};
-    arc::Pipeline pipeline(manifest, residency);
+    arc::Pipeline pipeline(manifest, residency, args.etdump);
     pipeline.dump_dir = args.dump_dir;
     report["load_ms"] = pipeline.load_ms();
     report["peak_rss_mb_after_load"] = arc::peak_rss_kb() / 1024.0;

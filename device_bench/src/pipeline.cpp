@@ -1,5 +1,6 @@
 #include "pipeline.hpp"
 
+#include <executorch/devtools/etdump/etdump_flatcc.h>
 #include <executorch/extension/tensor/tensor.h>
 
 #include <algorithm>
@@ -37,12 +38,17 @@ std::vector<executorch::aten::SizesType> sizes_of(const TensorSpec& s) { return 
 const char* const kGraphs[] = {"conditioners", "dit", "decoder"};
 }  // namespace
 
-Graph::Graph(const Manifest& m, std::string name) : spec(m.graph(name)), m_(m), name_(std::move(name)) {}
+Graph::Graph(const Manifest& m, std::string name, std::string etdump_file)
+    : spec(m.graph(name)), m_(m), name_(std::move(name)), etdump_file_(std::move(etdump_file)) {}
+
+Graph::~Graph() { write_etdump(); }
 
 void Graph::load() {
   if (module_) return;
   const auto t0 = std::chrono::steady_clock::now();
-  auto module = std::make_unique<Module>(m_.path(spec.file), Module::LoadMode::Mmap);
+  std::unique_ptr<executorch::runtime::EventTracer> tracer;
+  if (!etdump_file_.empty()) tracer = std::make_unique<executorch::etdump::ETDumpGen>();
+  auto module = std::make_unique<Module>(m_.path(spec.file), Module::LoadMode::Mmap, std::move(tracer));
   if (module->load_method("forward") != executorch::runtime::Error::Ok) {
     throw std::runtime_error("could not load graph '" + name_ + "' from " + spec.file + "; re-export the bundle");
   }
@@ -66,7 +72,21 @@ void Graph::load() {
   last_load_ms = ms_since(t0);
 }
 
-void Graph::unload() { module_.reset(); }
+void Graph::unload() {
+  write_etdump();
+  module_.reset();
+}
+
+void Graph::write_etdump() {
+  if (!module_ || etdump_file_.empty()) return;
+  auto* gen = static_cast<executorch::etdump::ETDumpGen*>(module_->event_tracer());
+  const auto data = gen->get_etdump_data();
+  if (data.buf == nullptr || data.size == 0) return;
+  std::ofstream out(etdump_file_, std::ios::binary | std::ios::trunc);
+  out.write(static_cast<const char*>(data.buf), static_cast<std::streamsize>(data.size));
+  free(data.buf);  // the generator hands the buffer over (allocated with malloc)
+  if (!out) throw std::runtime_error("cannot write the ETDump " + etdump_file_);
+}
 
 std::vector<EValue> Graph::run(const std::vector<EValue>& inputs) {
   load();
@@ -88,11 +108,12 @@ std::vector<EValue> Graph::run(const std::vector<EValue>& inputs) {
   return *result;
 }
 
-Pipeline::Pipeline(const Manifest& manifest, Residency residency) : m_(manifest), residency_(residency) {
+Pipeline::Pipeline(const Manifest& manifest, Residency residency, const std::string& etdump_prefix)
+    : m_(manifest), residency_(residency) {
   const auto status = sp_.Load(m_.path(m_.tokenizer_file));
   if (!status.ok()) throw std::runtime_error("cannot load tokenizer " + m_.tokenizer_file + ": " + status.ToString());
   for (const char* name : kGraphs) {
-    graphs_[name] = std::make_unique<Graph>(m_, name);
+    graphs_[name] = std::make_unique<Graph>(m_, name, etdump_prefix.empty() ? "" : etdump_prefix + "." + name + ".etdp");
     if (residency_ == Residency::Resident) graphs_[name]->load();
   }
 }

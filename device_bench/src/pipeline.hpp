@@ -42,7 +42,10 @@ enum class Residency { Resident, Staged };
 
 class Graph {
  public:
-  Graph(const Manifest& m, std::string name);
+  // etdump_file: when set, the graph runs with an ETDump event tracer and its events are written
+  // there when it is unloaded (per-operator times, XNNPACK's included; read them with ExecuTorch's Inspector).
+  Graph(const Manifest& m, std::string name, std::string etdump_file = "");
+  ~Graph();
   void load();  // mmap the program and initialise its delegates (XNNPACK packs the weights here)
   void unload();
   bool loaded() const { return module_ != nullptr; }
@@ -51,8 +54,9 @@ class Graph {
   double last_load_ms = 0;
 
  private:
+  void write_etdump();
   const Manifest& m_;
-  std::string name_;
+  std::string name_, etdump_file_;
   std::unique_ptr<executorch::extension::Module> module_;
 };
 
@@ -67,7 +71,8 @@ using AudioSink = std::function<void(const float* interleaved, size_t frames)>;
 
 class Pipeline {
  public:
-  Pipeline(const Manifest& manifest, Residency residency);
+  // etdump_prefix: when set, graph G's events go to etdump_prefix + "." + G + ".etdp".
+  Pipeline(const Manifest& manifest, Residency residency, const std::string& etdump_prefix = "");
   Tokens tokenize(const std::string& prompt) const;
   // Returns interleaved audio [samples * channels], trimmed to `req.seconds`.
   std::vector<float> generate(const Tokens& tokens, const Request& req, const std::vector<std::vector<float>>& noises,
