@@ -28,10 +28,13 @@ import torch
 from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
 from .data.procedural import ATTRIBUTES, random_spec, render
+from .data.signal_health import health, summarize_health
 from .decoding import decode_in_windows
 from .errors import InputError, first_line
 from .generate import GenerationRequest, Runtime, generate
 from .schema import Fields, read_json, read_text
+
+NEUTRAL = {"fade": "none", "pulse": "steady", "pan": "center"}  # what a prompt gets when it does not ask
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,9 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
     cfg = runtime.cfg
     seconds = cfg.max_seconds
     hits: dict[str, list[bool]] = defaultdict(list)
+    asked: dict[str, list[bool]] = defaultdict(list)  # only prompts that ask for something other than the neutral value
+    measured: list[dict[str, str]] = []
+    clip_health: list[dict] = []
     gen_feats, ref_feats, groups, times = [], [], [], []
     gen_audio, ref_audio, texts = [], [], []
     rng = random.Random(seed)
@@ -163,8 +169,14 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
                 req = GenerationRequest(p.prompt, seconds, steps, seed=item_seed, sampler=sampler, cfg_scale=cfg_scale)
                 audio = generate(runtime, req).audio
             times.append(time.perf_counter() - t0)
-            for attr, ok in score(p.attributes, analyse(audio, cfg.sample_rate).attributes).items():
+            attrs = analyse(audio, cfg.sample_rate).attributes
+            for attr, ok in score(p.attributes, attrs).items():
                 hits[attr].append(ok)
+                if p.attributes[attr] != NEUTRAL.get(attr):
+                    asked[attr].append(ok)
+            measured.append(attrs)
+            clip_health.append({"prompt": p_index, "seed": item_seed,
+                                **health(audio, cfg.sample_rate, cfg.downsampling_ratio)})
             reference = render(spec, seconds, cfg.sample_rate, rng.randrange(1 << 30))
             gen_feats.append(features(audio, cfg.sample_rate))
             ref_feats.append(features(reference, cfg.sample_rate))
@@ -187,7 +199,14 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
         "prompts": len(prompts), "generations": len(groups), "steps": steps, "sampler": sampler,
         "cfg_scale": GenerationRequest("x", seconds, sampler=sampler, cfg_scale=cfg_scale).guidance,
         "seconds": round(seconds, 3),
-        "adherence": {"overall": float(np.mean(all_hits)), "per_attribute": per_attr, "chance": chance},
+        "adherence": {"overall": float(np.mean(all_hits)), "per_attribute": per_attr, "chance": chance,
+                      "shuffled_prompt_baseline": shuffled_baseline(prompts, groups, measured),
+                      # fade, pulse and pan on the prompts that ask for a fade, a pulse or a side: a model
+                      # that never fades scores the share of prompts asking for none in "per_attribute"
+                      "per_attribute_when_asked": {k: float(np.mean(v)) for k, v in sorted(asked.items())
+                                                   if k in NEUTRAL}},
+        "signal_health": summarize_health(clip_health),
+        "clip_health": clip_health,
         "diversity": diversity(gen_z, groups) if n_per_prompt > 1 else None,
         "reference_diversity": diversity(ref_z, groups) if n_per_prompt > 1 else None,
         "frechet_distance": frechet_distance(gen_z, ref_z),
@@ -196,6 +215,18 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
         "learned_embedding": (embedding_metrics(embedder, texts, gen_audio, ref_audio, groups)
                               if embedder is not None else None),
     }
+
+
+def shuffled_baseline(prompts: list[EvalPrompt], groups: list[int], measured: list[dict[str, str]]) -> float | None:
+    """Each clip scored against another prompt's attributes (half the prompt list away): the chance
+    level of this model's own output distribution. A model biased towards one value (always "saw")
+    beats uniform chance without following any prompt; it does not beat this."""
+    if len(prompts) < 2:
+        return None
+    shift = len(prompts) // 2
+    hits = [ok for g, m in zip(groups, measured, strict=True)
+            for ok in score(prompts[(g + shift) % len(prompts)].attributes, m).values()]
+    return float(np.mean(hits)) if hits else None
 
 
 def load_report(path: Path) -> dict:
@@ -220,7 +251,8 @@ def load_report(path: Path) -> dict:
 def results_table(reports: dict[str, dict]) -> str:
     """A markdown table of eval reports, one row per label, in the given order."""
     attrs = sorted({k for r in reports.values() for k in r["adherence"]["per_attribute"]})
-    head = ["", "steps", "adherence", "chance", *attrs, "CLAP score", "diversity", "FD (feat.)", "FD (emb.)", "ms/gen"]
+    head = ["", "steps", "adherence", "chance", "shuffled", *attrs, "CLAP score", "diversity", "FD (feat.)",
+            "FD (emb.)", "healthy", "max DC", "ms/gen"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def fmt(v, digits=3):
@@ -231,9 +263,12 @@ def results_table(reports: dict[str, dict]) -> str:
         sampler = f"{r['steps']} {r['sampler']}" + (f" cfg {r['cfg_scale']:g}" if r["cfg_scale"] != 1 else "")
         if r.get("mode") == "vae reconstruction":
             sampler = "-"
+        h = r.get("signal_health") or {}
         cells = [label, sampler, fmt(r["adherence"]["overall"]), fmt(r["adherence"].get("chance")),
+                 fmt(r["adherence"].get("shuffled_prompt_baseline")),
                  *[fmt(r["adherence"]["per_attribute"].get(a), 2) for a in attrs],
                  fmt(e.get("clap_score")), fmt(r["diversity"]), fmt(r["frechet_distance"], 1),
-                 fmt(e.get("frechet_distance")), fmt(r["latency_s"]["mean"] * 1e3, 0)]
+                 fmt(e.get("frechet_distance")), fmt(h.get("healthy_share"), 2), fmt(h.get("max_abs_dc"), 3),
+                 fmt(r["latency_s"]["mean"] * 1e3, 0)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -30,7 +30,13 @@ def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", "--table", f"random tiny={gen}", f"its VAE={vae}"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].startswith("|  | steps | adherence | chance | fade")
+    assert table[0].startswith("|  | steps | adherence | chance | shuffled | fade")
+    # signal health per clip and in summary, next to every score
+    assert len(r["clip_health"]) == 6 and r["signal_health"]["clips"] == 6
+    assert {c["prompt"] for c in r["clip_health"]} == {0, 1, 2}
+    assert r["signal_health"]["max_abs_dc"] == pytest.approx(max(abs(d) for c in r["clip_health"] for d in c["dc"]))
+    assert 0 <= r["adherence"]["shuffled_prompt_baseline"] <= 1
+    assert set(r["adherence"]["per_attribute_when_asked"]) <= {"fade", "pulse", "pan"}
     assert table[2].startswith("| random tiny | 2 pingpong | ") and table[3].startswith("| its VAE |")
 
 
@@ -45,3 +51,18 @@ def test_eval_refuses_bad_arguments(tiny_model_dir, tmp_path, capsys):
     assert main(["eval", "--model", str(tiny_model_dir), "--prompts", str(tmp_path / "none.jsonl"), "--out",
                  str(tmp_path / "r.json")]) == 2
     assert "heldout or training-style" in capsys.readouterr().err
+
+
+def test_shuffled_baseline_exposes_a_biased_model():
+    """A model that always answers "saw" scores well above uniform chance on saw-heavy prompts, and
+    exactly as well against shuffled prompts: the baseline shows it follows nothing."""
+    from arc_edge.evaluation import EvalPrompt, shuffled_baseline
+
+    waves = ["saw", "saw", "saw", "sine"]
+    prompts = [EvalPrompt(f"p{i}", {"waveform": w}, None) for i, w in enumerate(waves)]
+    always_saw = [{"waveform": "saw"}] * 4
+    assert shuffled_baseline(prompts, [0, 1, 2, 3], always_saw) == pytest.approx(0.75)
+    follows = [{"waveform": w} for w in waves]  # a model that follows its prompt
+    # scored against the prompt two further on: saw-saw, saw-sine, saw-saw, sine-saw
+    assert shuffled_baseline(prompts, [0, 1, 2, 3], follows) == pytest.approx(0.5)
+    assert shuffled_baseline(prompts[:1], [0], follows[:1]) is None

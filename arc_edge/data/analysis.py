@@ -139,8 +139,10 @@ def classify_waveform(periodicity: float, ratios: list[float]) -> str:
 
 
 def analyse(audio: np.ndarray, sample_rate: int) -> Measurement:
-    """audio: float [2, n] stereo."""
+    """audio: float [2, n] stereo. Each channel's DC is removed first: energies, pitch and waveform
+    are measured on what a listener hears (an offset on one channel is not "panned")."""
     audio = np.asarray(audio, dtype=np.float64)
+    audio = audio - audio.mean(axis=1, keepdims=True)
     mono = audio.mean(axis=0)
     env = _envelope(mono, sample_rate)
     segment = _loudest_window(mono, sample_rate)
