@@ -362,5 +362,16 @@ def test_backends_side_by_side(tiny_model_dir, tmp_path, capsys):
     assert rtf == pytest.approx(0.5 / (ort["summary"]["total_ms"]["median"] / 1e3), rel=0.05)
     assert ort["parity_snr_db"]["end_to_end"] >= load_export_recipe("int8").end_to_end_min_snr_db
     assert ort["export_peak_rss_mb"] > 0 and ort["peak_rss_mb"] > 0 and out.with_suffix(".png").is_file()
+    # a second run measures the bundles the first one exported (verified), without exporting again
+    bundle = tmp_path / "work" / "onnx-int8"
+    stamp = (bundle / "manifest.json").stat().st_mtime_ns
+    assert main(["bench", "backends", "--backends", "ort-int8", "--model", str(tiny_model_dir), "--runs", "1",
+                 "--warmup", "0", "--steps", "2", "--seconds", "0.5", "--work", str(tmp_path / "work"),
+                 "--reuse-exports", "--out", str(tmp_path / "again.json")]) == 0
+    assert (bundle / "manifest.json").stat().st_mtime_ns == stamp
+    again = json.loads((tmp_path / "again.json").read_text())["backends"]["ort-int8"]
+    assert again["parity_snr_db"] == ort["parity_snr_db"]
+    assert main(["bench", "backends", "--backends", "ort-int8", "--reuse-exports", "--out", str(tmp_path / "y.json")]) == 2
+    assert "--reuse-exports needs --work" in capsys.readouterr().err
     assert main(["bench", "backends", "--backends", "tensorrt", "--out", str(tmp_path / "x.json")]) == 2
     assert "unknown backend(s) tensorrt" in capsys.readouterr().err

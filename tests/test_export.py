@@ -48,7 +48,9 @@ def test_manifest_describes_every_graph_and_file(et_int8_bundle, pipeline):
     assert [i["name"] for i in dit["inputs"]] == ["x", "t", "cross_attn_cond", "global_cond"]
     assert dit["inputs"][2]["shape"] == [1, pipeline.cfg.prompt.max_length + 1, pipeline.cfg.cond_dim]
     assert dit["quantization"]["quant"] == "int8_dynamic"
-    assert m["graphs"]["decoder"]["quantization"]["quant"] == "fp32"
+    assert m["graphs"]["decoder"]["quantization"] == {"quant": "int8_dynamic", "modules": ["Conv1d", "ConvTranspose1d"],
+                                                      "min_snr_db": 12.0}
+    assert m["graphs"]["conditioners"]["quantization"]["quant"] == "fp32"
     assert m["sampler"]["steps"] == 8 and manifest.schedules[8] == pytest.approx(
         [1, 0.99331, 0.98201, 0.95257, 0.8808, 0.73106, 0.5, 0.26894, 0], abs=1e-5)
     assert sorted(manifest.schedules) == list(range(1, 33))

@@ -53,6 +53,7 @@ class BackendsOptions:
     seconds: float | None
     steps: int
     decode_window: int | str = "auto"
+    reuse_exports: bool = False  # take the bundles an earlier run left in the work folder
 
 
 def parse_backends(spec: str) -> list[str]:
@@ -75,7 +76,22 @@ def _worker(args: list[str], result: Path, what: str) -> dict:
     return json.loads(result.read_text())
 
 
+def _earlier_export(spec: BackendSpec, work: Path) -> tuple[Path, dict] | None:
+    """The bundle an earlier run of this command left in ``work``, if it is complete and of this recipe."""
+    from ..export.manifest import read_manifest
+
+    out, info = work / spec.bundle_key, work / f"{spec.bundle_key}.export.json"
+    if not (out / "manifest.json").is_file() or not info.is_file():
+        return None
+    manifest = read_manifest(out)  # verified: every hash checks out
+    if manifest.backend != spec.format or manifest.raw["recipe"]["name"] != spec.recipe:
+        return None
+    return out, json.loads(info.read_text())
+
+
 def export_for(spec: BackendSpec, model_dir: Path, work: Path, opts: BackendsOptions) -> tuple[Path, dict]:
+    if opts.reuse_exports and (earlier := _earlier_export(spec, work)) is not None:
+        return earlier
     out = work / spec.bundle_key
     args = ["export", "--model", str(model_dir), "--format", spec.format, "--recipe", spec.recipe,
             "--steps", str(opts.steps), "--out", str(out)]

@@ -75,6 +75,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="latent frames per decoder call: auto (the whole clip up to 128 frames, else the fewest equal "
                    "windows of at most 128), whole, or a number")
     b.add_argument("--work", type=Path, default=None, help="folder for the exported bundles (default: a temp folder)")
+    b.add_argument("--reuse-exports", action="store_true",
+                   help="measure the bundles an earlier run left in --work (same recipes, hashes verified) "
+                        "instead of exporting again")
     _common(b)
     b.add_argument("--out", type=Path, default=Path("backends.json"), help="results JSON (+ .png beside it)")
     b.set_defaults(run=run_backends)
@@ -170,13 +173,15 @@ def run_backends(args: argparse.Namespace) -> int:
         raise InputError(f"--seconds {args.seconds:g} is out of range; give a duration above 0")
     if not args.prompt.strip():
         raise InputError("--prompt is empty; describe the sound to generate")
+    if args.reuse_exports and args.work is None:
+        raise InputError("--reuse-exports needs --work: the folder an earlier run exported into")
     if args.work is not None and args.work.exists() and not args.work.is_dir():
         raise InputError(f"--work {args.work} is not a folder; give a folder for the exported bundles")
     work = args.work or Path(tempfile.mkdtemp(prefix="arc-edge-backends-"))
     work.mkdir(parents=True, exist_ok=True)
     model_dir = args.model or _model_dir_for(args.config, work)
     opts = BackendsOptions(args.runs, args.warmup, args.threads, args.prompt, args.seconds, args.steps or 8,
-                           args.decode_window)
+                           args.decode_window, args.reuse_exports)
     results = compare_backends(model_dir, names, work, opts)
     title = f"{args.config or model_dir.name}: {opts.steps} steps, {args.threads or 'default'} threads"
     report = {"model": str(model_dir), "config": args.config, "threads": args.threads, "machine": machine(),

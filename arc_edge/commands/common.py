@@ -43,10 +43,9 @@ def decode_window_arg(text: str) -> int | str:
     """--decode-window: auto, whole or a number of latent frames."""
     if text in ("auto", "whole"):
         return text
-    try:
+    if text.strip().lstrip("+-").isdigit():
         return positive_int(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected auto, whole or a number of latent frames, got {text!r}") from None
+    raise argparse.ArgumentTypeError(f"expected auto, whole or a number of latent frames, got {text!r}")
 
 
 def positive_int(text: str) -> int:

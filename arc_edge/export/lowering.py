@@ -74,7 +74,13 @@ class _WorkerProcess:
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=_worker, args=(backend, pickle.dumps(job), os.getpid(), child), daemon=True)
-        self.proc.start()
+        # The child starts with Ctrl-C ignored (inherited across exec; Python then installs no
+        # KeyboardInterrupt handler): a Ctrl-C while it is still importing prints no traceback.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self.proc.start()
+        finally:
+            signal.signal(signal.SIGINT, previous)
         child.close()
 
     def result(self) -> float:

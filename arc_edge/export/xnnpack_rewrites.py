@@ -20,7 +20,7 @@ import copy
 import torch
 from torch import nn
 
-from ..models.oobleck import OobleckDecoder, OobleckEncoder, SnakeBeta
+from ..models.oobleck import OobleckDecoder, OobleckEncoder, SnakeBeta, fuse_weight_norm
 from ..models.transformer import Attention, LayerNorm
 
 
@@ -114,7 +114,7 @@ class PlanarConvStack(nn.Module):
 
     def __init__(self, stack: nn.Module):
         super().__init__()
-        self.stack = stack
+        self.stack = fuse_weight_norm(stack)  # a no-op on the export graphs, which arrive fused
         _planarize(self.stack)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
