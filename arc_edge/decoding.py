@@ -69,15 +69,40 @@ def whole_clip(length: int) -> DecodePlan:
     return DecodePlan(length, (DecodeWindow(0, 0, length),))
 
 
+END_FADE_SECONDS = 0.01  # a clip cut short of the model's length fades out over its last 10 ms
+
+
+def end_fade_samples(sample_rate: int) -> int:
+    return round(END_FADE_SECONDS * sample_rate)
+
+
+def end_fade_gains(fade: int) -> torch.Tensor:
+    """Raised-cosine gains for the last ``fade`` samples, from just under 1 down to exactly 0 (float32)."""
+    k = torch.arange(1, fade + 1, dtype=torch.float64)
+    return (0.5 * (1.0 + torch.cos(torch.pi * k / fade))).float()
+
+
 def decode_in_windows(decode: Callable[[torch.Tensor], torch.Tensor], latent: torch.Tensor, plan: DecodePlan,
-                      hop: int, samples: int | None = None) -> Iterator[torch.Tensor]:
+                      hop: int, samples: int | None = None, fade: int = 0) -> Iterator[torch.Tensor]:
     """Yield the audio [B, C, n] of each window in order, as soon as it is decoded, up to ``samples``
-    samples in all (windows past that are not decoded). ``hop``: audio samples per latent frame."""
-    limit = latent.shape[-1] * hop if samples is None else samples
+    samples in all (windows past that are not decoded). ``hop``: audio samples per latent frame.
+    When ``samples`` cuts the clip short, its last ``fade`` samples fade out (the reference cuts
+    hard, which ends the clip on a click); each window's share of the fade is applied before it is
+    yielded, so streaming is unaffected."""
+    full = latent.shape[-1] * hop
+    limit = full if samples is None else samples
+    fade = min(fade, limit) if limit < full else 0
+    gains = end_fade_gains(fade) if fade else None
     for w in plan.windows:
         if w.keep_begin * hop >= limit:
             return
         audio = decode(latent[..., w.start:w.start + plan.window])
         lo = (w.keep_begin - w.start) * hop
         hi = min((w.keep_end - w.start) * hop, lo + limit - w.keep_begin * hop)
-        yield audio[..., lo:hi]
+        piece = audio[..., lo:hi]
+        start, fade_start = w.keep_begin * hop, limit - fade
+        if gains is not None and start + piece.shape[-1] > fade_start:
+            skip = max(fade_start - start, 0)
+            piece = piece.clone()
+            piece[..., skip:] *= gains[start + skip - fade_start:start + piece.shape[-1] - fade_start]
+        yield piece

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .config import ModelConfig
-from .decoding import DecodePlan, decode_in_windows
+from .decoding import DecodePlan, decode_in_windows, end_fade_samples
 from .errors import InputError
 from .sampling import SAMPLERS, NoiseDraws, draw_noise, with_cfg
 from .tokenizer import PromptTokenizer
@@ -181,7 +181,8 @@ def generate(runtime: Runtime, req: GenerationRequest, on_step: Callable[[int, i
     n = int(round(req.seconds * cfg.sample_rate))
     t_dec = time.perf_counter()
     chunks = []
-    for chunk in decode_in_windows(runtime.decode, latent, runtime.decode_plan(), cfg.downsampling_ratio, n):
+    fade = end_fade_samples(cfg.sample_rate)
+    for chunk in decode_in_windows(runtime.decode, latent, runtime.decode_plan(), cfg.downsampling_ratio, n, fade):
         chunks.append(chunk[0].float().numpy())
         if len(chunks) == 1:
             timer.ms["first_audio"] = (time.perf_counter() - start) * 1e3

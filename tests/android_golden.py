@@ -24,7 +24,7 @@ import torch
 from arc_edge.audio_io import write_wav
 from arc_edge.checkpoint import default_model_dir
 from arc_edge.data.procedural import caption_corpus, heldout_caption, random_spec
-from arc_edge.decoding import decode_in_windows
+from arc_edge.decoding import decode_in_windows, end_fade_samples
 from arc_edge.export.manifest import MAX_SCHEDULE_STEPS, read_manifest
 from arc_edge.sampling import NoiseDraws, logsnr_schedule, sample_pingpong, with_cfg
 from arc_edge.tokenizer import PromptTokenizer
@@ -108,7 +108,8 @@ def write_pingpong(bundle: Path, out: Path) -> None:
         velocity = with_cfg(fake_velocity(seconds), fake_velocity(0.0), scale)
         latent = sample_pingpong(velocity, noise, schedule)
         first = latent[..., :m.decode.window]
-        chunks = decode_in_windows(lambda w: fake_decode(w, m.audio_channels, hop), latent, m.decode, hop, samples)
+        chunks = decode_in_windows(lambda w: fake_decode(w, m.audio_channels, hop), latent, m.decode, hop, samples,
+                                   end_fade_samples(m.sample_rate))
         audio = torch.cat(list(chunks), dim=-1)[0]
         runs[str(scale)] = {"first_window": first.flatten().tolist(), "audio": audio.T.flatten().tolist()}
     json.dump({"steps": steps, "seconds": seconds, "noises": [n.flatten().tolist() for n in [noise.initial, *noise.steps]],

@@ -352,6 +352,10 @@ def test_backends_side_by_side(tiny_model_dir, tmp_path, capsys):
     assert native["speedup_vs_onnxruntime_same_recipe"] == pytest.approx(
         res["ort-int8"]["summary"]["total_ms"]["median"] / native["summary"]["total_ms"]["median"], abs=0.01)
     assert len(native["runs"][0]["dit_step_ms"]) == 2 and raw["machine"]["cores"] >= 1
+    assert native["runner"]["graphs"] == "resident" and native["runner"]["threadpool_threads"] > 0
+    # one extra generation with staged graphs: each loaded just before its stage (the one-shot peak)
+    assert set(native["one_shot"]["load_ms"]) == {"conditioners", "dit", "decoder"}
+    assert 0 < native["one_shot_peak_rss_mb"] == native["one_shot"]["peak_rss_mb"]["after_decoder"]
     eager, ort = res["eager-fp32"], res["ort-int8"]
     assert "speedup_vs_eager" not in eager  # eager against itself says nothing
     ratio = eager["summary"]["total_ms"]["median"] / ort["summary"]["total_ms"]["median"]

@@ -160,3 +160,30 @@ def test_recipe_quantisation_options_are_validated(tmp_path):
     with pytest.raises(ConfigError, match="group_size only applies"):
         load_export_recipe(str(bad))
     assert load_export_recipe("8da4w").graph("dit").group_size == 32
+
+
+def test_a_clip_cut_short_fades_out_across_windows():
+    """The last 10 ms of a shortened clip fade to zero even when the fade spans two windows; a
+    full-length clip is not touched (the reference's behaviour)."""
+    import numpy as np
+
+    from arc_edge.decoding import end_fade_samples, plan_windows
+
+    hop, frames, fade = 64, 40, end_fade_samples(44100)
+    plan = plan_windows(frames, 16, 4)
+    latent = torch.randn(1, 2, frames, generator=torch.Generator().manual_seed(5))
+
+    def decode(window):
+        return window.repeat_interleave(hop, dim=-1) + 1.0  # never zero on its own
+
+    boundary = plan.windows[1].keep_begin * hop
+    limit = boundary + 100  # the fade starts in one window and ends in the next
+    plain = torch.cat(list(decode_in_windows(decode, latent, plan, hop, limit)), -1).numpy()
+    faded = torch.cat(list(decode_in_windows(decode, latent, plan, hop, limit, fade)), -1).numpy()
+    k = np.arange(1, fade + 1)
+    expected = plain.copy()
+    expected[..., limit - fade:] *= (0.5 * (1 + np.cos(np.pi * k / fade))).astype(np.float32)
+    np.testing.assert_allclose(faded, expected, rtol=1e-6, atol=1e-7)
+    assert np.all(faded[..., -1] == 0) and np.array_equal(faded[..., :limit - fade], plain[..., :limit - fade])
+    whole = torch.cat(list(decode_in_windows(decode, latent, plan, hop, frames * hop, fade)), -1)
+    assert torch.equal(whole, torch.cat(list(decode_in_windows(decode, latent, plan, hop)), -1))

@@ -118,22 +118,30 @@ def measure(backend: str, model_dir: Path, bundle: Path | None, work: Path, opts
 
 
 def measure_native(bundle: Path, opts: BackendsOptions) -> dict:
-    """The C++ runner on this machine (staged graphs: one generation per process is the one-shot case)."""
+    """The C++ runner on this machine: the timed runs with resident graphs (repeated generations),
+    then one generation with staged graphs, the one-shot case, for its peak memory and latency."""
     from .devices import open_device
     from .native import DeviceBenchOptions, bench_native
 
     device = open_device("local", "native")
     try:
-        res = bench_native(bundle, device, DeviceBenchOptions(opts.runs, opts.warmup, opts.threads, opts.prompt,
-                                                              opts.seconds, opts.steps), log=lambda _: None)
+        def run(runs: int, warmup: int, graphs: str) -> dict:
+            res = bench_native(bundle, device, DeviceBenchOptions(runs, warmup, opts.threads, opts.prompt, opts.seconds,
+                                                                  opts.steps, graphs=graphs), log=lambda _: None)
+            if not res["complete"]:
+                raise InputError(f"the native runner failed on {bundle}: {res.get('error', 'no report')}")
+            return res
+
+        timed, once = run(opts.runs, opts.warmup, "resident"), run(1, 0, "staged")
     finally:
         device.cleanup()
-    if not res["complete"]:
-        raise InputError(f"the native runner failed on {bundle}: {res.get('error', 'no report')}")
-    report = res["runner_report"]
-    return {"summary": res["summary"], "peak_rss_mb": res["summary"]["peak_rss_mb"]["max"],
+    report, single = timed["runner_report"], once["runner_report"]["runs"][0]
+    return {"summary": timed["summary"], "peak_rss_mb": timed["summary"]["peak_rss_mb"]["max"],
             "runs": report["runs"], "seconds": report["seconds"], "threads": opts.threads,
-            "runner": {k: report.get(k) for k in ("graphs", "threads", "load_ms") if k in report}}
+            "runner": {k: report.get(k) for k in ("graphs", "threads", "threadpool_threads") if k in report},
+            "one_shot": {"graphs": "staged", "total_ms": single["total_ms"], "first_audio_ms": single["first_audio_ms"],
+                         "peak_rss_mb": single["peak_rss_mb"], "load_ms": single.get("load_ms")},
+            "one_shot_peak_rss_mb": single["peak_rss_mb"]["after_decoder"]}
 
 
 def compare_backends(model_dir: Path, backends: list[str], work: Path, opts: BackendsOptions,

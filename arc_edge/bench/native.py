@@ -29,11 +29,12 @@ class DeviceBenchOptions:
     timeout: float = 1800.0
     wav_out: Path | None = None
     bundle_digest: str | None = None
+    graphs: str | None = None  # the runner's --graphs (auto: staged for one generation, else resident)
 
     def runner_options(self) -> list[str]:
         options = ["--runs", str(self.runs), "--warmup", str(self.warmup)]
         for flag, value in (("--threads", self.threads), ("--seconds", self.seconds), ("--steps", self.steps),
-                            ("--cfg", self.cfg)):
+                            ("--cfg", self.cfg), ("--graphs", self.graphs)):
             if value is not None:
                 options += [flag, str(value)]
         return options

@@ -31,7 +31,7 @@ SAOS_TARGETS = (
     Target("native end to end <= 3.0 s", "native-int8", "total_ms", 3000),
     Target("native decoder <= 1.5 s", "native-int8", "decoder_ms", 1500),
     Target("native DiT step <= 210 ms", "native-int8", "dit_step_ms", 210),
-    Target("native peak RSS <= 1.0 GB", "native-int8", "peak_rss_mb", 1024),
+    Target("native peak RSS <= 1.0 GB (one-shot)", "native-int8", "one_shot_peak_rss_mb", 1024),
     Target("native time to first audio <= 1.5 s", "native-int8", "first_audio_ms", 1500),
     Target(">= 8x eager PyTorch fp32", "native-int8", "speedup_vs_eager", 8.0, at_least=True),
     Target(">= 1.5x onnxruntime, same recipe", "native-int8", "speedup_vs_onnxruntime_same_recipe", 1.5,

@@ -260,6 +260,10 @@ std::vector<float> Pipeline::generate(const Tokens& tokens, const Request& req,
   const int64_t latent_dim = m_.latent_shape[1], window = m_.decode_window;
   std::vector<float> interleaved(static_cast<size_t>(keep_total * channels));
   std::vector<float> latent_window(static_cast<size_t>(latent_dim * window));
+  // A clip cut short of the model's length fades out over its last 10 ms (the reference cuts hard,
+  // which ends on a click); the same raised cosine as arc_edge.decoding.end_fade_gains.
+  const int64_t fade = keep_total < frames * hop ? std::min<int64_t>(std::llround(0.01 * m_.sample_rate), keep_total) : 0;
+  const int64_t fade_start = keep_total - fade;
   bool first = true;
   for (const auto& w : m_.decode_windows) {
     const int64_t begin = w.keep_begin * hop;
@@ -273,6 +277,11 @@ std::vector<float> Pipeline::generate(const Tokens& tokens, const Request& req,
     const int64_t count = std::min(w.keep_end * hop, keep_total) - begin;
     for (int64_t s = 0; s < count; ++s) {
       for (int64_t c = 0; c < channels; ++c) interleaved[(begin + s) * channels + c] = p[c * span + offset + s];
+      if (begin + s >= fade_start) {
+        const double k = static_cast<double>(begin + s - fade_start + 1);
+        const float gain = static_cast<float>(0.5 * (1.0 + std::cos(M_PI * k / static_cast<double>(fade))));
+        for (int64_t c = 0; c < channels; ++c) interleaved[(begin + s) * channels + c] *= gain;
+      }
     }
     if (first) {
       times.first_audio_ms = ms_since(start);

@@ -110,6 +110,10 @@ public final class Generator {
     int channels = manifest.audioChannels, hop = manifest.hop(), frames = manifest.latentFrames();
     int dim = (int) manifest.latentShape[1], window = manifest.decodeWindow;
     int keepTotal = (int) Math.min((long) frames * hop, samples);
+    // A clip cut short of the model's length fades out over its last 10 ms (the reference cuts hard,
+    // which ends on a click); the same raised cosine as arc_edge.decoding.end_fade_gains.
+    int fade = keepTotal < frames * hop ? (int) Math.min(Math.round(0.01 * manifest.sampleRate), keepTotal) : 0;
+    int fadeStart = keepTotal - fade;
     float[] out = new float[keepTotal * channels];
     float[] chunk = new float[dim * window];
     boolean first = true;
@@ -123,6 +127,10 @@ public final class Generator {
       int count = Math.min(w.keepEnd * hop, keepTotal) - begin;
       for (int s = 0; s < count; s++) {
         for (int c = 0; c < channels; c++) out[(begin + s) * channels + c] = planar[c * span + offset + s];
+        if (begin + s >= fadeStart) {
+          float gain = (float) (0.5 * (1.0 + Math.cos(Math.PI * (begin + s - fadeStart + 1) / (double) fade)));
+          for (int c = 0; c < channels; c++) out[(begin + s) * channels + c] *= gain;
+        }
       }
       if (first) {
         times.firstAudioMs = msSince(start);
