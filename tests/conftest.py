@@ -39,11 +39,22 @@ def bundled_model_dir(tiny_model_dir):
     return default_model_dir() if (default_model_dir() / WEIGHTS_FILE).is_file() else tiny_model_dir
 
 
-@pytest.fixture(scope="session")
-def et_int8_bundle(tmp_path_factory, bundled_model_dir):
-    """An ExecuTorch int8 bundle of ``bundled_model_dir``, exported once through the CLI."""
+def _cli_bundle(tmp_path_factory, model_dir, recipe: str, name: str):
+    """An ExecuTorch bundle of ``model_dir`` with ``recipe``, exported through the CLI (1.5 s, windows of 32)."""
     from arc_edge.cli import main
-    out = tmp_path_factory.mktemp("bundles") / "et_int8"
-    assert main(["export", "--model", str(bundled_model_dir), "--quant", "int8", "--seconds", "1.5",
+    out = tmp_path_factory.mktemp("bundles") / name
+    assert main(["export", "--model", str(model_dir), "--quant", recipe, "--seconds", "1.5",
                  "--decode-window", "32", "--out", str(out)]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def et_int8_bundle(tmp_path_factory, bundled_model_dir):
+    """An ExecuTorch int8 bundle of ``bundled_model_dir``, exported once per test run."""
+    return _cli_bundle(tmp_path_factory, bundled_model_dir, "int8", "et_int8")
+
+
+@pytest.fixture(scope="session")
+def et_fp16_decoder_bundle(tmp_path_factory, bundled_model_dir):
+    """The same with the fp16-decoder recipe."""
+    return _cli_bundle(tmp_path_factory, bundled_model_dir, "fp16-decoder", "et_fp16_decoder")

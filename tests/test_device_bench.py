@@ -152,14 +152,6 @@ def test_selftest_passes_on_a_good_bundle_and_catches_altered_numbers(host_runne
     assert not graphs["dit"]["passed"] and graphs["decoder"]["passed"] and graphs["conditioners"]["passed"]
 
 
-@pytest.fixture(scope="module")
-def et_fp16_decoder_bundle(tmp_path_factory, bundled_model_dir):
-    out = tmp_path_factory.mktemp("bundles") / "et_fp16_decoder"
-    assert main(["export", "--model", str(bundled_model_dir), "--quant", "fp16-decoder", "--seconds", "1.5",
-                 "--decode-window", "32", "--out", str(out)]) == 0
-    return out
-
-
 @pytest.mark.parametrize("bundle", ["et_int8_bundle", "et_fp16_decoder_bundle"])
 def test_selftest_under_qemu_without_sme(arm_runner, bundle, request, tmp_path):
     """The int8 decoder (dynamically quantised convs) and the fp16 decoder on Arm kernels, within their gates."""
@@ -355,7 +347,9 @@ def test_backends_side_by_side(tiny_model_dir, tmp_path, capsys):
     assert native["runner"]["graphs"] == "resident" and native["runner"]["threadpool_threads"] > 0
     # one extra generation with staged graphs: each loaded just before its stage (the one-shot peak)
     assert set(native["one_shot"]["load_ms"]) == {"conditioners", "dit", "decoder"}
-    assert 0 < native["one_shot_peak_rss_mb"] == native["one_shot"]["peak_rss_mb"]["after_decoder"]
+    from arc_edge.bench.targets import SAOS_TARGETS
+    peak = next(t for t in SAOS_TARGETS if t.metric.startswith("one_shot."))
+    assert 0 < peak.check(res)["measured"] == round(native["one_shot"]["peak_rss_mb"]["after_decoder"], 2)
     eager, ort = res["eager-fp32"], res["ort-int8"]
     assert "speedup_vs_eager" not in eager  # eager against itself says nothing
     ratio = eager["summary"]["total_ms"]["median"] / ort["summary"]["total_ms"]["median"]

@@ -136,6 +136,14 @@ def test_a_recipe_the_backend_cannot_do_is_refused_before_work(tiny_model_dir, t
     assert len(err.strip().splitlines()) == 1 and not out.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_every_recipe_module_name_has_a_rewritten_module_type():
+    """Recipes name module types without importing torch; the quantizer maps the same names to classes."""
+    from arc_edge.export.recipes import QUANTIZABLE_MODULES
+    from arc_edge.export.xnnpack_rewrites import QUANTIZABLE_TYPES
+
+    assert set(QUANTIZABLE_TYPES) == set(QUANTIZABLE_MODULES)
+
+
 def test_recipe_quantisation_options_are_validated(tmp_path):
     from importlib import resources
 

@@ -14,6 +14,8 @@ import resource
 import time
 from pathlib import Path
 
+from ..commands.common import decode_window_arg
+
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -27,8 +29,7 @@ def export(args: argparse.Namespace) -> dict:
     pipeline = load_model_dir(args.model)
     t0 = time.perf_counter()
     opts = ExportOptions(load_export_recipe(args.recipe), args.format, steps=args.steps,
-                         decode_window=args.decode_window if args.decode_window in ("auto", "whole")
-                         else int(args.decode_window))
+                         decode_window=args.decode_window)
     manifest = export_bundle(pipeline, args.out, opts, force=True, log=lambda _: None)
     return {"export_seconds": round(time.perf_counter() - t0, 1), "export_peak_rss_mb": round(_peak_mb(), 1),
             "parity_snr_db": {k: round(v["snr_db"], 1) for k, v in manifest["parity"].items()},
@@ -68,7 +69,7 @@ def main() -> None:
     e.add_argument("--format", required=True)
     e.add_argument("--recipe", required=True)
     e.add_argument("--steps", type=int, default=8)
-    e.add_argument("--decode-window", default="auto")
+    e.add_argument("--decode-window", type=decode_window_arg, default="auto")
     e.add_argument("--out", type=Path, required=True)
     m = sub.add_parser("measure")
     m.add_argument("--model", type=Path)

@@ -140,8 +140,7 @@ def measure_native(bundle: Path, opts: BackendsOptions) -> dict:
             "runs": report["runs"], "seconds": report["seconds"], "threads": opts.threads,
             "runner": {k: report.get(k) for k in ("graphs", "threads", "threadpool_threads") if k in report},
             "one_shot": {"graphs": "staged", "total_ms": single["total_ms"], "first_audio_ms": single["first_audio_ms"],
-                         "peak_rss_mb": single["peak_rss_mb"], "load_ms": single.get("load_ms")},
-            "one_shot_peak_rss_mb": single["peak_rss_mb"]["after_decoder"]}
+                         "peak_rss_mb": single["peak_rss_mb"], "load_ms": single.get("load_ms")}}
 
 
 def compare_backends(model_dir: Path, backends: list[str], work: Path, opts: BackendsOptions,

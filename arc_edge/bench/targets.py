@@ -10,7 +10,7 @@ from dataclasses import dataclass
 class Target:
     name: str
     backend: str
-    metric: str  # a summary stage (median) or a ratio key of the backend's result
+    metric: str  # a summary stage (median), or a key (dotted path) of the backend's result
     limit: float
     at_least: bool = False  # ratios must reach the limit; times and memory stay under it
 
@@ -18,20 +18,27 @@ class Target:
         r = results.get(self.backend)
         if r is None:
             return {"target": self.name, "measured": None, "met": None, "note": f"{self.backend} was not run"}
-        value = r.get(self.metric)
-        if value is None and self.metric in r["summary"]:
-            value = r["summary"][self.metric]["median"]
+        value = r["summary"][self.metric]["median"] if self.metric in r["summary"] else _lookup(r, self.metric)
         if value is None:
             return {"target": self.name, "measured": None, "met": None, "note": f"{self.metric} not measured"}
         met = value >= self.limit if self.at_least else value <= self.limit
         return {"target": self.name, "measured": round(value, 2), "limit": self.limit, "met": met}
 
 
+def _lookup(result: dict, path: str) -> float | None:
+    value = result
+    for key in path.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
 SAOS_TARGETS = (
     Target("native end to end <= 3.0 s", "native-int8", "total_ms", 3000),
     Target("native decoder <= 1.5 s", "native-int8", "decoder_ms", 1500),
     Target("native DiT step <= 210 ms", "native-int8", "dit_step_ms", 210),
-    Target("native peak RSS <= 1.0 GB (one-shot)", "native-int8", "one_shot_peak_rss_mb", 1024),
+    Target("native peak RSS <= 1.0 GB (one-shot)", "native-int8", "one_shot.peak_rss_mb.after_decoder", 1024),
     Target("native time to first audio <= 1.5 s", "native-int8", "first_audio_ms", 1500),
     Target(">= 8x eager PyTorch fp32", "native-int8", "speedup_vs_eager", 8.0, at_least=True),
     Target(">= 1.5x onnxruntime, same recipe", "native-int8", "speedup_vs_onnxruntime_same_recipe", 1.5,
