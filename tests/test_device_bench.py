@@ -95,6 +95,12 @@ def test_runner_options_for_xnnpack_threads_and_etdump(host_runner, et_int8_bund
     assert profile["source"] == "arc_runner ETDump" and set(profile["graphs"]) == {"conditioners", "dit", "decoder"}
     assert any("QD8" in op["operator"] for op in profile["graphs"]["decoder"]["top"])
     assert "decoder (" in capsys.readouterr().out
+    for graph in ("conditioners", "dit", "decoder"):  # not ETDumps: one line, nothing written
+        (tmp_path / f"junk.{graph}.etdp").write_bytes(b"garbage")
+    assert main(["bench", "profile", "--bundle", str(et_int8_bundle), "--etdump", str(tmp_path / "junk"),
+                 "--out", str(tmp_path / "q.json")]) == 2
+    err = capsys.readouterr().err
+    assert "is not an ETDump" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "q.json").exists()
 
 
 def test_host_runner_guidance_matches_python(host_runner, et_int8_bundle, reference, tmp_path):

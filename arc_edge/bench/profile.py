@@ -19,6 +19,7 @@ from ..export.manifest import read_manifest
 from ..export.selftest import stored_inputs
 
 _INSTANCE = re.compile(r"\s*#\d+$")
+_ETDUMP_ID = b"ED00"  # the flatbuffer file identifier after the size prefix and root offset
 # runtime bookkeeping events, not operators
 _NOT_OPERATORS = ("Method::execute", "Program::load_method", "Method::init", "DELEGATE_CALL", "OPERATOR_CALL")
 
@@ -50,6 +51,10 @@ def _python_etdump(pte: Path, inputs: list, opts: ProfileOptions, work: Path) ->
 def _events(dump: Path) -> list[dict]:
     from executorch.devtools import Inspector
 
+    with dump.open("rb") as f:  # checked here: the Inspector hands a foreign file to flatc, which prints its usage
+        header = f.read(12)
+    if header[8:12] != _ETDUMP_ID:
+        raise InputError(f"{dump} is not an ETDump (no {_ETDUMP_ID.decode()} identifier); rerun arc_runner --etdump")
     try:
         with warnings.catch_warnings():  # "no output buffer": tensor values were not asked for
             warnings.simplefilter("ignore", UserWarning)
