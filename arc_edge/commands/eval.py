@@ -26,8 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cfg", type=finite_float, default=None,
                    help="classifier-free guidance scale (default: 1 for pingpong, 6 for euler)")
     p.add_argument("--prompts", default="heldout",
-                   help="built-in set: heldout (new phrasings) or training-style (the training captions' phrasing, "
-                        "new attribute draws); or a JSONL of prompt + attributes")
+                   help="built-in set: heldout (new phrasings), training-style (the training captions' phrasing, "
+                        "new attribute draws) or natural (hand-written, as people type); or a JSONL of prompt + "
+                        "attributes")
     p.add_argument("--limit", type=positive_int, default=None, help="use only the first N prompts")
     p.add_argument("--n-per-prompt", type=positive_int, default=2, help="generations per prompt")
     p.add_argument("--embedder", type=Path, default=None,

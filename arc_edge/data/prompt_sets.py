@@ -5,7 +5,10 @@
 - ``training-style``: captions from the training templates and synonyms for freshly drawn attribute
   combinations; it measures whether the model renders the attributes it was taught to read. The
   audio is never a training example (the evaluation renders its own references), but a caption can
-  coincide with one of the training captions: the space of phrasings is small.
+  coincide with one of the training captions.
+- ``natural``: prompts written by hand the way people type them (capitals, Hz values, negations,
+  abbreviations), with only the attributes each one states; written before the model was trained
+  and never used to tune it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from importlib import resources
 
 from .procedural import caption, random_spec
 
-FILES = {"heldout": "heldout_prompts.jsonl", "training-style": "training_style_prompts.jsonl"}
+FILES = {"heldout": "heldout_prompts.jsonl", "training-style": "training_style_prompts.jsonl",
+         "natural": "natural_prompts.jsonl"}
 TRAINING_STYLE_SEED = 424242  # far from the datasets' seeds (0 and small integers)
 
 

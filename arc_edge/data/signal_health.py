@@ -14,7 +14,8 @@ SILENCE_RMS = 1e-4  # AC RMS below this is silence
 DC_LIMIT = 0.01  # |DC| per channel above this is an offset a listener hears as a thump at the onset
 ARTEFACT_LIMIT_DB = -40.0  # artefact tones above this (relative to the clip's AC energy) are audible
 CLICK_RATIO = 0.5  # last sample above this share of the clip's AC RMS: the clip ends in a click
-TONE_HALF_WIDTH_HZ = 25.0
+TONE_HALF_WIDTH_HZ = 25.0  # artefact frequencies this close to Nyquist are not looked for
+FLOOR_HALF_WIDTH_HZ = 60.0  # the local spectral floor an artefact tone is measured against
 
 
 def artefact_frequencies(sample_rate: int, upsampling: int = 8) -> list[float]:
@@ -31,12 +32,12 @@ def health(audio: np.ndarray, sample_rate: int, hop: int) -> dict:
     ac = audio - dc[:, None]
     mono = ac.mean(axis=0)
     rms = float(np.sqrt((ac ** 2).mean()))
-    spectrum = np.abs(np.fft.rfft(mono * np.hanning(len(mono)))) ** 2
-    freqs = np.fft.rfftfreq(len(mono), 1.0 / sample_rate)
-    near = np.zeros(len(freqs), dtype=bool)
-    for f in artefact_frequencies(sample_rate):
-        near |= np.abs(freqs - f) <= TONE_HALF_WIDTH_HZ
-    tone_share = float(spectrum[near].sum() / max(spectrum.sum(), 1e-30))
+    # whole periods of sr/8 and no window: an exactly periodic whine then lies in one bin
+    whole = mono[: len(mono) // 8 * 8]
+    spectrum = np.abs(np.fft.rfft(whole)) ** 2
+    bin_hz = sample_rate / len(whole)
+    excess = sum(_tone_excess(spectrum, f / bin_hz, FLOOR_HALF_WIDTH_HZ / bin_hz) for f in artefact_frequencies(sample_rate))
+    tone_share = float(excess / max(spectrum.sum(), 1e-30))
     end_level = float(np.abs(ac[:, -1]).max() / max(rms, 1e-12))
     return {
         "dc": [round(float(d), 5) for d in dc],
@@ -48,6 +49,18 @@ def health(audio: np.ndarray, sample_rate: int, hop: int) -> dict:
         "hop_periodicity": round(_autocorrelation(mono, hop), 4),
         "end_level": round(end_level, 4),
     }
+
+
+def _tone_excess(spectrum: np.ndarray, centre: float, half_width: float) -> float:
+    """Power of a steady tone at bin ``centre`` above the local floor (the mean power of the bins
+    within ``half_width`` around it). An upsampler's whine is exactly periodic at a multiple of
+    sr/8, so it lies in that one bin; measured against the floor, a saw's own harmonics or
+    broadband noise near sr/8 are not taken for a whine."""
+    c, w = int(round(centre)), max(int(half_width), 4)
+    if c - w < 0 or c + w >= len(spectrum):
+        return 0.0
+    floor = np.concatenate((spectrum[c - w:c - 1], spectrum[c + 2:c + w + 1])).mean()
+    return max(float(spectrum[c] - floor), 0.0)
 
 
 def _autocorrelation(x: np.ndarray, lag: int) -> float:
