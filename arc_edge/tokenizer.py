@@ -68,13 +68,24 @@ class PromptTokenizer:
                                truncated)
 
 
+# Every trained tokenizer gets a piece for each of these, whatever its captions use, so ordinary
+# text (case, digits, punctuation, Western European letters) never becomes <unk>.
+COVERED_CHARACTERS = (
+    "".join(chr(c) for c in range(0x21, 0x7F))  # printable ASCII
+    + "\u00a1\u00a3\u00a7\u00b0\u00b1\u00b5\u00bf\u00d7\u00f7\u2013\u2014\u2018\u2019\u201c\u201d\u2026\u20ac"
+    + "".join(chr(c) for c in range(0xC0, 0x100) if c not in (0xD7, 0xF7))  # Latin-1 letters
+)
+
+
 def train_tokenizer(texts: list[str], out_file: Path, vocab_size: int, normalization: str = "nmt_nfkc") -> None:
-    """Train a T5-convention SentencePiece unigram model (pad 0, </s> 1, <unk> 2, no <s>)."""
+    """Train a T5-convention SentencePiece unigram model (pad 0, </s> 1, <unk> 2, no <s>) on ``texts``
+    plus the covered characters, each spelled out as its own word."""
     import io
 
+    coverage = [" ".join(COVERED_CHARACTERS)] * 3
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(texts), model_writer=model, vocab_size=vocab_size, model_type="unigram",
+        sentence_iterator=iter(list(texts) + coverage), model_writer=model, vocab_size=vocab_size, model_type="unigram",
         pad_id=0, eos_id=1, unk_id=2, bos_id=-1, hard_vocab_limit=False,
         normalization_rule_name=normalization, character_coverage=1.0, minloglevel=2,
     )

@@ -55,6 +55,37 @@ def test_noise_pitch_is_not_scored_and_captions_match_attributes():
         assert text and "  " not in text and not text.endswith(",")
 
 
+def test_captions_vary_and_every_variation_still_says_the_truth():
+    import re
+
+    from arc_edge.data.procedural import PITCH_RANGES
+
+    rng = random.Random(7)
+    seen = {"upper": 0, "hz": 0, "not a": 0, "no pulsing": 0, "no fade": 0, "starts with sound": 0}
+    for _ in range(2000):
+        spec = random_spec(rng)
+        text = caption(spec, rng)
+        low = text.lower()
+        seen["upper"] += any(c.isupper() for c in text)
+        for hz in re.findall(r"(\d+) ?hz", low):  # a stated frequency is the sound's, in its register
+            seen["hz"] += 1
+            lo, hi = PITCH_RANGES[spec.pitch]
+            assert spec.waveform != "noise" and lo - 1 <= int(hz) <= hi + 1, (text, spec)
+        negated = re.findall(r"not an? ([a-z0-9 -]+?)(?:,|;| - | and |$| for| thanks| please| in high| as a| recorded)",
+                             low.rstrip(".!"))
+        for phrase in negated:  # "a sine, not a saw" never negates the sound's own waveform
+            seen["not a"] += 1
+            assert spec.waveform not in phrase and not (spec.waveform == "saw" and "saw" in phrase), (text, spec)
+        if "no pulsing" in low or "not pulsing" in low or "no tremolo" in low:
+            seen["no pulsing"] += 1
+            assert spec.pulse == "steady", text
+        if "no fade" in low or "not fading" in low or "without fading" in low:
+            seen["no fade"] += 1
+            assert spec.fade == "none", text
+    # the variations the text encoder must learn from all occur often
+    assert min(seen[k] for k in ("upper", "hz", "not a", "no pulsing", "no fade")) > 50, seen
+
+
 def test_identical_generations_have_zero_diversity_and_fd():
     emb = np.repeat(np.random.default_rng(0).standard_normal((3, 5)), 2, axis=0)
     assert diversity(emb, [0, 0, 1, 1, 2, 2]) == 0.0

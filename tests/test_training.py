@@ -119,6 +119,47 @@ def test_latent_cache_round_trip(latent_cache, tiny_cfg):
     assert ds.caption(2) == ProceduralDataset(6, tiny_cfg.sample_size, tiny_cfg.sample_rate).caption(2)
 
 
+def test_caption_variants_are_cached_and_drawn_deterministically(tiny_cfg, tiny_pipeline, tmp_path):
+    data = ProceduralDataset(4, tiny_cfg.sample_size, tiny_cfg.sample_rate, caption_variants=5)
+    assert data.caption(1) == ProceduralDataset(4, tiny_cfg.sample_size, tiny_cfg.sample_rate).caption(1)
+    assert len(set(data.captions(1))) > 1
+    encode_dataset(tiny_pipeline, data, tmp_path / "cache")
+    cache = LatentDataset(tmp_path / "cache")
+    assert [cache.captions(i) for i in range(4)] == [data.captions(i) for i in range(4)]
+    drawn = [draw_batch(cache, 4, step_generator(0, step, 0))["caption"] for step in range(20)]
+    assert drawn == [draw_batch(cache, 4, step_generator(0, step, 0))["caption"] for step in range(20)]
+    flat = {c for batch in drawn for c in batch}
+    assert flat <= {c for i in range(4) for c in data.captions(i)} and len(flat) > 4  # not only the first
+
+
+def test_a_cache_with_broken_caption_variants_is_refused(latent_cache, tmp_path):
+    import json
+    import shutil
+
+    from arc_edge.errors import InputError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(latent_cache, bad)
+    index = json.loads((bad / "captions.json").read_text())
+    index["variants"] = [["something else"]] * len(index["captions"])
+    (bad / "captions.json").write_text(json.dumps(index))
+    with pytest.raises(InputError, match="variants"):
+        LatentDataset(bad)
+
+
+def test_waveform_and_dc_terms_see_what_magnitude_spectra_miss():
+    t = torch.arange(147 * 100) / 44100  # 100 whole periods of 300 Hz: the tone's own mean is zero
+    tone = 0.5 * torch.sin(2 * math.pi * 300 * t)[None, None].repeat(1, 2, 1)
+    flipped, offset = -tone, tone + 0.1
+    # a phase flip leaves every STFT magnitude equal, and a DC offset barely moves the spectral loss
+    assert losses.multi_resolution_stft_loss(flipped, tone).item() < 1e-4
+    assert losses.waveform_loss(flipped, tone).item() > 0.1
+    assert losses.dc_loss(offset, tone).item() == pytest.approx(0.1, abs=1e-4)
+    assert losses.dc_loss(flipped, tone).item() < 1e-3
+    # the pooled terms keep a DC offset at full weight where the raw L1 of a tone sees it diluted
+    assert losses.waveform_loss(offset, tone).item() == pytest.approx(0.1, abs=1e-3)
+
+
 def test_log_floor_bounds_the_log_term_of_empty_bins():
     t = torch.arange(4096) / 44100
     tone = torch.sin(2 * math.pi * 440 * t)[None, None]
@@ -212,10 +253,10 @@ def test_rf_steps_reduce_loss_and_train_a_tokenizer(tiny_cfg, latent_cache, tmp_
     stage = RFStage(pipe, RFOptions(batch_size=6, lr=2e-3, cfg_dropout=0.0), CPU, data, tmp_path, fresh=True)
     assert (tmp_path / "spiece.model").is_file() and pipe.tokenizer.model_file == tmp_path / "spiece.model"
     x0 = torch.stack([data[i]["latent"] for i in range(6)])
-    before = _fixed_rf_loss(pipe, x0, data.captions)
+    before = _fixed_rf_loss(pipe, x0, [data.caption(i) for i in range(6)])
     for step in range(25):
         stage.step(step_generator(0, step, 0), step)
-    assert _fixed_rf_loss(pipe, x0, data.captions) < before * 0.8
+    assert _fixed_rf_loss(pipe, x0, [data.caption(i) for i in range(6)]) < before * 0.8
 
 
 def test_arc_steps_teach_the_discriminator(tiny_cfg, latent_cache, tmp_path):

@@ -67,12 +67,12 @@ def _pipeline_for(args: argparse.Namespace, stage: str):
     return random_pipeline(cfg, seed=0)
 
 
-def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = True):
+def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = True, caption_variants: int = 1):
     from ..data.datasets import LatentDataset, ManifestDataset, ProceduralDataset
     from ..errors import InputError
 
     if spec == "procedural":
-        return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed)
+        return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed, caption_variants=caption_variants)
     path = Path(spec)
     if path.is_dir():
         if not latents_allowed:
@@ -116,7 +116,8 @@ def run_stage(args: argparse.Namespace, stage: str) -> Path:
     else:
         pipeline = _pipeline_for(args, stage)
         cfg = pipeline.cfg
-    data = make_dataset(args.data, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae")
+    data = make_dataset(args.data, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
+                        caption_variants=getattr(opts, "caption_variants", 1))
     _prepare_out(args)
     return train(stage, pipeline, opts, data, args.out, ckpt)
 
@@ -127,7 +128,8 @@ def run_encode(args: argparse.Namespace) -> Path:
 
     opts = load_recipe(args.recipe or builtin_recipe("default"), "rf")
     pipeline = _pipeline_for(args, "encode")
-    data = make_dataset(args.data, pipeline.cfg, opts.dataset_size, opts.seed, latents_allowed=False)
+    data = make_dataset(args.data, pipeline.cfg, opts.dataset_size, opts.seed, latents_allowed=False,
+                        caption_variants=opts.caption_variants)
     encode_dataset(pipeline, data, args.out, force=args.force)
     return args.out
 

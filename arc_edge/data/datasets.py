@@ -21,26 +21,33 @@ from .procedural import SoundSpec, caption, random_spec, render
 
 
 class ProceduralDataset(Dataset):
-    """Index i always yields the same example (seeded), so every rank/epoch agrees on what it saw."""
+    """Index i always yields the same example (seeded), so every rank/epoch agrees on what it saw.
+    ``caption_variants`` > 1 gives each example that many differently worded captions of one sound
+    (``captions``); latent caches keep them all and each training draw picks one."""
 
-    def __init__(self, size: int, samples: int, sample_rate: int, seed: int = 0):
+    def __init__(self, size: int, samples: int, sample_rate: int, seed: int = 0, caption_variants: int = 1):
         self.size, self.samples, self.sample_rate, self.seed = size, samples, sample_rate, seed
+        self.caption_variants = caption_variants
 
     def __len__(self) -> int:
         return self.size
 
-    def example(self, index: int) -> tuple[SoundSpec, str]:
+    def example(self, index: int) -> tuple[SoundSpec, list[str]]:
         rng = random.Random(self.seed * 1_000_003 + index)
         spec = random_spec(rng)
-        return spec, caption(spec, rng)
+        return spec, [caption(spec, rng) for _ in range(self.caption_variants)]
 
-    def caption(self, index: int) -> str:
+    def captions(self, index: int) -> list[str]:
         return self.example(index)[1]
 
+    def caption(self, index: int) -> str:
+        return self.captions(index)[0]
+
     def __getitem__(self, index: int) -> dict:
-        spec, text = self.example(index)
+        spec, texts = self.example(index)
         audio = render(spec, self.samples / self.sample_rate, self.sample_rate, seed=self.seed * 7919 + index)
-        return {"audio": torch.from_numpy(audio), "caption": text, "seconds": self.samples / self.sample_rate}
+        return {"audio": torch.from_numpy(audio), "caption": texts[0], "captions": texts,
+                "seconds": self.samples / self.sample_rate}
 
 
 def _manifest_row(row: object, where: str) -> dict:
@@ -96,6 +103,9 @@ class ManifestDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
+    def captions(self, index: int) -> list[str]:
+        return [self.rows[index]["caption"]]
+
     def caption(self, index: int) -> str:
         return self.rows[index]["caption"]
 
@@ -149,18 +159,35 @@ class LatentDataset(Dataset):
             raise InputError(f"{cache_dir} holds NaN or infinite latents; re-encode it")
         meta = Fields(read_json(cache_dir / "captions.json", "latent cache index", InputError),
                       str(cache_dir / "captions.json"), error=InputError)
-        self.captions = meta.items("captions", str_item(meta.where, InputError))
+        first = meta.items("captions", str_item(meta.where, InputError))
         self.seconds = meta.items("seconds", number_item(meta.where, InputError))
-        if not len(self.captions) == len(self.seconds) == latents.shape[0]:
-            raise InputError(f"{cache_dir}: {latents.shape[0]} latents but {len(self.captions)} captions and "
+        if not len(first) == len(self.seconds) == latents.shape[0]:
+            raise InputError(f"{cache_dir}: {latents.shape[0]} latents but {len(first)} captions and "
                              f"{len(self.seconds)} durations; re-encode it")
+        self.variants = _caption_variants(meta.raw("variants", None), first, str(cache_dir / "captions.json"))
         self.latents = latents
 
     def __len__(self) -> int:
         return self.latents.shape[0]
 
+    def captions(self, index: int) -> list[str]:
+        return self.variants[index]
+
     def caption(self, index: int) -> str:
-        return self.captions[index]
+        return self.variants[index][0]
 
     def __getitem__(self, index: int) -> dict:
-        return {"latent": self.latents[index], "caption": self.captions[index], "seconds": self.seconds[index]}
+        texts = self.variants[index]
+        return {"latent": self.latents[index], "caption": texts[0], "captions": texts, "seconds": self.seconds[index]}
+
+
+def _caption_variants(variants: object, first: list[str], where: str) -> list[list[str]]:
+    """A cache's optional per-example caption lists (each starting with its ``captions`` entry)."""
+    if variants is None:
+        return [[c] for c in first]
+    if (not isinstance(variants, list) or len(variants) != len(first)
+            or not all(isinstance(v, list) and v and v[0] == c and all(isinstance(t, str) and t.strip() for t in v)
+                       for v, c in zip(variants, first, strict=True))):
+        raise InputError(f"{where}: 'variants' must hold, per latent, a list of non-empty captions starting with "
+                         "its 'captions' entry; re-encode the cache")
+    return variants

@@ -25,31 +25,67 @@ ATTRIBUTES = {"waveform": WAVEFORMS, "pitch": PITCHES, "pulse": PULSES, "pan": P
 PITCH_RANGES = {"low": (80.0, 160.0), "mid": (220.0, 440.0), "high": (620.0, 1200.0)}
 PULSE_RATES = {"steady": 0.0, "slow": 2.0, "fast": 6.0}
 PAN_GAINS = {"left": (1.0, 0.15), "center": (0.7, 0.7), "right": (0.15, 1.0)}
+RELEASE_SECONDS = 0.05  # every rendered sound fades out over its last 50 ms
 
+# Caption vocabulary. Synonyms per attribute value; the held-out evaluation phrasings (below) are
+# kept out of these lists so that the held-out set measures generalisation.
 _WAVE_WORDS = {
-    "sine": ["sine wave", "pure tone", "sine tone", "soft sine", "clean tone"],
-    "square": ["square wave", "hollow square tone", "square synth", "chiptune square"],
-    "saw": ["sawtooth", "saw wave", "buzzy saw tone", "bright sawtooth synth"],
-    "noise": ["white noise", "noise burst", "hiss", "static noise"],
+    "sine": ["sine wave", "pure tone", "sine tone", "soft sine", "clean tone", "sine", "smooth sine wave",
+             "sine oscillator tone", "flute-like tone"],
+    "square": ["square wave", "hollow square tone", "square synth", "chiptune square", "square", "square lead",
+               "8-bit square tone", "hollow buzzing square"],
+    "saw": ["sawtooth", "saw wave", "buzzy saw tone", "bright sawtooth synth", "saw", "sawtooth wave", "saw lead",
+            "ramp wave", "raspy sawtooth"],
+    "noise": ["white noise", "noise burst", "hiss", "static noise", "static", "hissing noise", "broadband noise",
+              "radio static"],
 }
-_PITCH_WORDS = {"low": ["low", "deep", "low-pitched", "bass"], "mid": ["mid", "medium", "mid-range", "middle"],
-                "high": ["high", "high-pitched", "bright high", "treble"]}
-_PULSE_WORDS = {"steady": ["held steadily", "sustained", "continuous", "steady"],
-                "slow": ["pulsing slowly", "with slow pulses", "throbbing slowly", "slow tremolo"],
-                "fast": ["pulsing fast", "with rapid pulses", "fast tremolo", "stuttering quickly"]}
-_PAN_WORDS = {"left": ["on the left", "panned left", "in the left channel", "from the left"],
-              "center": ["in the center", "centered", "in the middle of the stereo field", "panned center"],
-              "right": ["on the right", "panned right", "in the right channel", "from the right"]}
-_FADE_WORDS = {"none": ["", "", "at constant volume"],
-               "in": ["fading in", "with a fade in", "swelling in", "growing louder"],
-               "out": ["fading out", "with a fade out", "dying away", "getting quieter"]}
-_TEMPLATES = [
-    "a {pitch} {wave} {pulse} {pan} {fade}",
-    "{pitch} {wave}, {pulse}, {pan}, {fade}",
-    "the sound of a {pitch} {wave} {pan}, {pulse} {fade}",
-    "{wave} {pan}, {register} {pulse} {fade}",
-    "{fade} {pitch} {wave} {pulse} {pan}",
-]
+_PITCH_WORDS = {"low": ["low", "deep", "low-pitched", "bass", "low register", "rumbling low", "bassy"],
+                "mid": ["mid", "medium", "mid-range", "middle", "midrange", "mid-pitched", "medium pitch"],
+                "high": ["high", "high-pitched", "bright high", "treble", "shrill", "piercing high", "high register"]}
+_PULSE_WORDS = {"steady": ["held steadily", "sustained", "continuous", "steady", "no pulsing", "steady, no pulsing",
+                           "not pulsing", "with no tremolo", "unmodulated", "constant, no wobble"],
+                "slow": ["pulsing slowly", "with slow pulses", "throbbing slowly", "slow tremolo", "slow pulsing",
+                         "a slow wobble", "gently pulsing", "pulses twice a second"],
+                "fast": ["pulsing fast", "with rapid pulses", "fast tremolo", "stuttering quickly", "fast pulsing",
+                         "rapid tremolo", "fluttering fast", "rapidly pulsing"]}
+_PAN_WORDS = {"left": ["on the left", "panned left", "in the left channel", "from the left", "left", "to the left",
+                       "left speaker", "panned to the left side"],
+              "center": ["in the center", "centered", "in the middle of the stereo field", "panned center", "center",
+                         "centred", "mono, centered", "in both speakers equally"],
+              "right": ["on the right", "panned right", "in the right channel", "from the right", "right",
+                        "to the right", "right speaker", "panned to the right side"]}
+_FADE_WORDS = {"none": ["", "", "", "at constant volume", "no fade", "without fading", "not fading",
+                        "even volume", "level volume throughout"],
+               "in": ["fading in", "with a fade in", "swelling in", "growing louder", "fades in", "fade-in",
+                      "getting louder", "rising from silence"],
+               "out": ["fading out", "with a fade out", "dying away", "getting quieter", "fades out", "fade-out",
+                       "decaying to silence", "trailing off"]}
+# Words that say nothing about the sound: the encoder must learn to ignore them.
+_PREFIXES = ["", "", "", "", "a sound of", "please generate", "make me", "I need", "generate", "create",
+             "sound effect:", "sample:", "can you make"]
+_SUFFIXES = ["", "", "", "", "for a game", "for my video", "as a short loop", "in high quality", "please",
+             "for a podcast intro", "recorded cleanly", "thanks", "for an alarm"]
+_JOINERS = [", ", ", ", " ", " and ", "; ", " - "]
+
+
+def _frequency_words(frequency: float, rng: random.Random) -> str:
+    hz = int(round(frequency))
+    return rng.choice([f"{hz} Hz", f"at {hz} Hz", f"{hz}Hz", f"around {hz} Hz"])
+
+
+def _recase(text: str, rng: random.Random) -> str:
+    roll = rng.random()
+    if roll < 0.5:
+        return text
+    if roll < 0.8:
+        return text[:1].upper() + text[1:]
+    if roll < 0.9:
+        return " ".join(w[:1].upper() + w[1:] for w in text.split(" "))
+    if roll < 0.95:
+        return text.upper()
+    words = text.split(" ")
+    i = rng.randrange(len(words))
+    return " ".join(w.upper() if j == i else w for j, w in enumerate(words))
 
 
 @dataclass(frozen=True)
@@ -76,14 +112,50 @@ def random_spec(rng: random.Random, given: dict[str, str] | None = None, frequen
 
 
 def caption(spec: SoundSpec, rng: random.Random) -> str:
-    # Noise has no pitch: its captions never mention one.
-    pitch = "" if spec.waveform == "noise" else rng.choice(_PITCH_WORDS[spec.pitch])
-    text = rng.choice(_TEMPLATES).format(
-        pitch=pitch, wave=rng.choice(_WAVE_WORDS[spec.waveform]), pulse=rng.choice(_PULSE_WORDS[spec.pulse]),
-        pan=rng.choice(_PAN_WORDS[spec.pan]), fade=rng.choice(_FADE_WORDS[spec.fade]),
-        register=f"{pitch} register," if pitch else "",
-    )
-    return " ".join(text.replace(" ,", ",").replace(",,", ",").split()).strip(" ,")
+    """A varied caption of ``spec``: synonyms (pitch sometimes in Hz), attribute phrases in any
+    order, negations ("steady, no pulsing", "a sine, not a saw"), words that say nothing about the
+    sound, and random case and punctuation."""
+    wave = rng.choice(_WAVE_WORDS[spec.waveform])
+    if spec.waveform == "noise":  # noise has no pitch: its captions never mention one
+        noun = wave
+    elif rng.random() < 0.2:
+        noun = f"{wave} {_frequency_words(spec.frequency, rng)}" if rng.random() < 0.5 else \
+            f"{_frequency_words(spec.frequency, rng).removeprefix('at ').removeprefix('around ')} {wave}"
+    else:
+        pitch = rng.choice(_PITCH_WORDS[spec.pitch])
+        noun = f"{pitch} {wave}" if rng.random() < 0.8 else f"{wave}, {pitch}"
+    if rng.random() < 0.15:
+        other = rng.choice([w for w in WAVEFORMS if w != spec.waveform])
+        noun += f", not a {rng.choice(_WAVE_WORDS[other])}"
+    noun = (rng.choice(["a ", "a ", "the sound of a ", "", ""]) + noun).strip()
+    phrases = [rng.choice(_PULSE_WORDS[spec.pulse]), rng.choice(_PAN_WORDS[spec.pan]),
+               rng.choice(_FADE_WORDS[spec.fade])]
+    rng.shuffle(phrases)
+    # the sound itself usually comes first, as people write it, but not always
+    parts = [noun] + phrases if rng.random() < 0.75 else phrases + [noun]
+    joiner = rng.choice(_JOINERS)
+    text = joiner.join(p for p in parts if p)
+    text = " ".join(x for x in (rng.choice(_PREFIXES), text, rng.choice(_SUFFIXES)) if x)
+    text = _recase(" ".join(text.split()), rng)
+    return text + rng.choice(["", "", "", ".", "!"])
+
+
+# Words a prompt in the default model's domain uses: every word of the caption vocabulary that names
+# a sound or an attribute, and common ones people use for the same things.
+_FILLER = {"a", "an", "the", "of", "in", "on", "to", "from", "with", "no", "not", "at", "and", "sound", "field",
+           "stereo", "channel", "speaker", "side", "volume", "twice", "second", "both", "equally", "getting",
+           "growing", "even", "away", "held", "gently", "dying", "rising", "trailing", "off", "throughout", "like"}
+DOMAIN_WORDS = frozenset(
+    w for table in (_WAVE_WORDS, _PITCH_WORDS, _PULSE_WORDS, _PAN_WORDS, _FADE_WORDS)
+    for phrases in table.values() for phrase in phrases for w in phrase.replace(",", " ").split()
+    if w not in _FILLER) | {"beep", "hum", "drone", "buzz", "sawtooth", "hz", "khz", "pitch", "pitched", "centre",
+                            "tremolo", "pulse", "pulses", "fade", "fades"}
+
+
+def in_domain(prompt: str) -> bool:
+    """Whether ``prompt`` names any sound or attribute the procedural captions describe."""
+    words = "".join(c if c.isalnum() else " " for c in prompt.lower()).split()
+    return any(w in DOMAIN_WORDS or w.rstrip("s") in DOMAIN_WORDS or w.endswith("hz") for w in words)
 
 
 def _oscillator(waveform: str, freq: float, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
@@ -95,7 +167,7 @@ def _oscillator(waveform: str, freq: float, n: int, sr: int, rng: np.random.Gene
         return np.where(phase < 0.5, 1.0, -1.0) * 0.6
     if waveform == "saw":
         return (2.0 * phase - 1.0) * 0.7
-    return rng.standard_normal(n) * 0.35
+    return np.clip(rng.standard_normal(n), -3.5, 3.5) * 0.3  # peaks bounded: the mix never clips
 
 
 def render(spec: SoundSpec, seconds: float, sample_rate: int, seed: int) -> np.ndarray:
@@ -111,6 +183,9 @@ def render(spec: SoundSpec, seconds: float, sample_rate: int, seed: int) -> np.n
         mono = mono * np.linspace(0.0, 1.0, n)
     elif spec.fade == "out":
         mono = mono * np.linspace(1.0, 0.0, n)
+    release = min(int(RELEASE_SECONDS * sample_rate), n)
+    if release:  # sounds end in silence, as one-shots do, not on a click where the clip is cut
+        mono[n - release:] *= 0.5 * (1.0 + np.cos(np.pi * np.arange(1, release + 1) / release))
     left, right = PAN_GAINS[spec.pan]
     return (np.stack([mono * left, mono * right]) * 0.8).astype(np.float32)
 

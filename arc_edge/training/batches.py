@@ -15,7 +15,10 @@ def step_generator(seed: int, step: int, rank: int) -> torch.Generator:
 def draw_batch(dataset: Dataset, batch_size: int, gen: torch.Generator) -> dict:
     idx = torch.randint(len(dataset), (batch_size,), generator=gen).tolist()
     items = [dataset[i] for i in idx]
-    out: dict = {"caption": [it["caption"] for it in items],
+    # an example with several captions of its sound gets one of them, drawn from the same generator
+    captions = [it["caption"] if len(it.get("captions", ())) < 2
+                else it["captions"][int(torch.randint(len(it["captions"]), (1,), generator=gen))] for it in items]
+    out: dict = {"caption": captions,
                  "seconds": torch.tensor([float(it["seconds"]) for it in items])}
     for key in ("audio", "latent"):
         if key in items[0]:

@@ -15,14 +15,18 @@ from ..models.pipeline import ArcPipeline
 
 @torch.inference_mode()
 def encode_dataset(pipeline: ArcPipeline, dataset, out_dir: Path, batch_size: int = 16, force: bool = False) -> None:
-    latents, captions, seconds = [], [], []
+    latents, captions, variants, seconds = [], [], [], []
     pipeline.eval()
     for start in tqdm(range(0, len(dataset), batch_size), desc="encoding latents", unit="batch", dynamic_ncols=True):
         items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
         audio = torch.stack([it["audio"] for it in items])
         latents.append(pipeline.posterior(audio)[0])  # the mean: the cache is deterministic
         captions += [it["caption"] for it in items]
+        variants += [it.get("captions", [it["caption"]]) for it in items]
         seconds += [float(it["seconds"]) for it in items]
     with atomic_dir(Path(out_dir), force=force, kind="latents") as tmp:
         save_file({"latents": torch.cat(latents).contiguous()}, str(tmp / "latents.safetensors"))
-        (tmp / "captions.json").write_text(json.dumps({"captions": captions, "seconds": seconds}))
+        index = {"captions": captions, "seconds": seconds}
+        if any(len(v) > 1 for v in variants):
+            index["variants"] = variants
+        (tmp / "captions.json").write_text(json.dumps(index))

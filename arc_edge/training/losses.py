@@ -136,6 +136,23 @@ def log_mel_loss(pred: torch.Tensor, target: torch.Tensor, filterbank: torch.Ten
     return F.l1_loss(log_mel(pred), log_mel(target))
 
 
+def waveform_loss(pred: torch.Tensor, target: torch.Tensor, pools: tuple[int, ...] = (1, 16, 256)) -> torch.Tensor:
+    """L1 between waveforms, raw and average-pooled over ``pools`` samples, averaged. Magnitude
+    spectra are blind to phase and, at their FFT sizes, to DC and the lowest partials: a decoder
+    trained on them alone answers tones with a DC offset and a comb at its upsampling rates. The
+    pooled terms weight the low end (a pool of 256 samples keeps only what lies below ~170 Hz)."""
+    total = pred.new_zeros(())
+    for pool in pools:
+        p, t = (pred, target) if pool == 1 else (F.avg_pool1d(pred, pool), F.avg_pool1d(target, pool))
+        total = total + F.l1_loss(p, t)
+    return total / len(pools)
+
+
+def dc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between the per-channel means (the DC) of [B, C, T] audio."""
+    return F.l1_loss(pred.mean(-1), target.mean(-1))
+
+
 def vae_kl(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     var = std ** 2
     return 0.5 * (mean ** 2 + var - var.log() - 1).sum(1).mean()

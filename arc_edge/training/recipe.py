@@ -52,6 +52,8 @@ class VAEOptions(CommonOptions):
     envelope_weight: float = opt(0.0, low=0.0)  # log-RMS envelope L1 (loudness, pan, pulsing, fades)
     mel_weight: float = opt(0.0, low=0.0)  # log-mel L1 (64 bands, n_fft 2048)
     balance_weight: float = opt(0.0, low=0.0)  # L1 of the per-frame left/right level ratio (the stereo image)
+    waveform_weight: float = opt(0.0, low=0.0)  # waveform L1, raw and average-pooled (phase, low end, DC)
+    dc_weight: float = opt(0.0, low=0.0)  # L1 of the per-channel mean (DC offset)
     # "torch": torch's default conv init; "signal_preserving" (the default recipe's): unit-gain convs
     # and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init
     init: str = opt("torch", choices=("torch", "signal_preserving"))
@@ -65,6 +67,9 @@ class RFOptions(CommonOptions):
     ema_decay: float = opt(0.999, low=0.0, high=1.0)
     train_text_encoder: bool = opt(True)
     tokenizer_vocab: int = opt(384, low=16, high=1_000_000)  # pieces of the SentencePiece model trained on the captions
+    # differently worded captions per procedural example (`train encode` caches them all; RF and ARC
+    # draw one per use), so the text encoder learns meaning rather than one caption per sound
+    caption_variants: int = opt(1, low=1, high=64)
 
 
 @dataclass

@@ -86,6 +86,10 @@ class VAEStage:
             terms["envelope"] = (self.opts.envelope_weight, losses.envelope_loss(recon, audio))
         if self.opts.mel_weight > 0:
             terms["mel"] = (self.opts.mel_weight, losses.log_mel_loss(recon, audio, self.mel))
+        if self.opts.waveform_weight > 0:
+            terms["waveform"] = (self.opts.waveform_weight, losses.waveform_loss(recon, audio))
+        if self.opts.dc_weight > 0:
+            terms["dc"] = (self.opts.dc_weight, losses.dc_loss(recon, audio))
         if self.opts.balance_weight > 0 and audio.shape[1] == 2:
             terms["balance"] = (self.opts.balance_weight, losses.stereo_balance_loss(recon, audio))
         loss = sum(weight * value for weight, value in terms.values())
@@ -148,7 +152,7 @@ class RFStage:
         cfg = self.pipeline.cfg
         spm_file = run_dir / "spiece.model"
         if self.env.is_main:
-            captions = [self.data.caption(i) for i in range(min(len(self.data), 20000))]
+            captions = [c for i in range(min(len(self.data), 20000)) for c in self.data.captions(i)]
             train_tokenizer(captions, spm_file, self.opts.tokenizer_vocab)
         barrier(self.env)
         tokenizer = PromptTokenizer(spm_file, cfg.prompt.max_length)
