@@ -118,3 +118,11 @@ def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o644  # mkstemp alone would give 0o600
     assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
     assert (tmp_path / "model" / "sub" / "weights").stat().st_mode & 0o777 == 0o644
+
+
+def test_the_default_model_says_when_a_prompt_is_outside_its_domain(tmp_path, capsys):
+    assert run_cli("generate", "a dog barking in the rain", "--seconds", 0.5, "--steps", 1,
+                   "--out", tmp_path / "dog.wav") == 0
+    assert "renders only synthetic tones" in capsys.readouterr().err
+    assert run_cli("generate", "A 900 Hz beep, Left", "--seconds", 0.5, "--steps", 1, "--out", tmp_path / "b.wav") == 0
+    assert "synthetic tones" not in capsys.readouterr().err

@@ -40,6 +40,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def _note_out_of_domain(args: argparse.Namespace) -> None:
+    """The bundled default model knows only synthetic tones; say so when a prompt asks for anything else."""
+    import sys
+
+    from ..data.procedural import in_domain
+
+    if args.model is None and getattr(args, "bundle", None) is None and not in_domain(args.prompt):
+        print("note: the bundled default model renders only synthetic tones (sine, square, saw or noise; pitch, "
+              "pulsing, pan, fades) and this prompt names none of them; expect an unrelated tone, or pass --model "
+              "with a model trained on real audio", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..audio_io import fit_length, read_audio, write_wav
     from ..fileio import check_writable_target
@@ -55,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
         raise InputError("the prompt is empty; describe the sound to generate, e.g. \"a soft sine tone\"")
     runtime = load_runtime(args)
+    _note_out_of_domain(args)
     cfg = runtime.cfg
     req.seconds = cfg.max_seconds if args.seconds is None else args.seconds
     if args.init_audio is not None:
