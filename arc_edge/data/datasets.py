@@ -20,7 +20,17 @@ from ..schema import Fields, number_item, read_json, read_text, str_item
 from .procedural import SoundSpec, caption, random_spec, render
 
 
-class ProceduralDataset(Dataset):
+class _CaptionedDataset(Dataset):
+    """A dataset whose examples carry one or more captions; the first is the example's caption."""
+
+    def captions(self, index: int) -> list[str]:
+        raise NotImplementedError
+
+    def caption(self, index: int) -> str:
+        return self.captions(index)[0]
+
+
+class ProceduralDataset(_CaptionedDataset):
     """Index i always yields the same example (seeded), so every rank/epoch agrees on what it saw.
     ``caption_variants`` > 1 gives each example that many differently worded captions of one sound
     (``captions``); latent caches keep them all and each training draw picks one."""
@@ -39,9 +49,6 @@ class ProceduralDataset(Dataset):
 
     def captions(self, index: int) -> list[str]:
         return self.example(index)[1]
-
-    def caption(self, index: int) -> str:
-        return self.captions(index)[0]
 
     def __getitem__(self, index: int) -> dict:
         spec, texts = self.example(index)
@@ -91,7 +98,7 @@ def _read_manifest(path: Path) -> list[dict]:
     return rows
 
 
-class ManifestDataset(Dataset):
+class ManifestDataset(_CaptionedDataset):
     """Audio files listed in a manifest; unreadable files are skipped and counted, never fatal."""
 
     def __init__(self, manifest: Path, samples: int, sample_rate: int, channels: int, seed: int = 0):
@@ -105,9 +112,6 @@ class ManifestDataset(Dataset):
 
     def captions(self, index: int) -> list[str]:
         return [self.rows[index]["caption"]]
-
-    def caption(self, index: int) -> str:
-        return self.rows[index]["caption"]
 
     def _load(self, index: int) -> np.ndarray | None:
         row = self.rows[index]
@@ -139,7 +143,7 @@ class ManifestDataset(Dataset):
         return {"audio": torch.from_numpy(np.ascontiguousarray(audio)), "caption": row["caption"], "seconds": seconds}
 
 
-class LatentDataset(Dataset):
+class LatentDataset(_CaptionedDataset):
     """Latents pre-encoded once by the VAE (``arc-edge train encode``), for fast DiT training."""
 
     def __init__(self, cache_dir: Path, cfg=None):
@@ -172,9 +176,6 @@ class LatentDataset(Dataset):
 
     def captions(self, index: int) -> list[str]:
         return self.variants[index]
-
-    def caption(self, index: int) -> str:
-        return self.variants[index][0]
 
     def __getitem__(self, index: int) -> dict:
         texts = self.variants[index]

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..decoding import end_fade_gains
+
 WAVEFORMS = ("sine", "square", "saw", "noise")
 PITCHES = ("low", "mid", "high")
 PULSES = ("steady", "slow", "fast")
@@ -185,7 +187,7 @@ def render(spec: SoundSpec, seconds: float, sample_rate: int, seed: int) -> np.n
         mono = mono * np.linspace(1.0, 0.0, n)
     release = min(int(RELEASE_SECONDS * sample_rate), n)
     if release:  # sounds end in silence, as one-shots do, not on a click where the clip is cut
-        mono[n - release:] *= 0.5 * (1.0 + np.cos(np.pi * np.arange(1, release + 1) / release))
+        mono[n - release:] *= end_fade_gains(release).numpy()
     left, right = PAN_GAINS[spec.pan]
     return (np.stack([mono * left, mono * right]) * 0.8).astype(np.float32)
 
