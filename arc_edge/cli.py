@@ -33,6 +33,13 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ANN001
     raise Terminated()
 
 
+def _on_sigint(signum, frame) -> None:  # noqa: ANN001
+    from .fileio import record_interrupt
+
+    record_interrupt()  # remembered even where a finaliser swallows the exception below
+    raise KeyboardInterrupt
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (what is wrong and where the help is), exit 2."""
 
@@ -58,12 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     quiet_third_party()
     from .commands.bench import legacy_argv
     from .errors import ArcEdgeError
+    from .fileio import clear_interrupt, interrupt_seen
 
     argv = legacy_argv(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
+    clear_interrupt()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_int = signal.signal(signal.SIGINT, _on_sigint)
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        if interrupt_seen():  # a Ctrl-C that something swallowed: nothing was committed after it
+            raise KeyboardInterrupt
+        return code
     except ArcEdgeError as exc:
         print(f"arc-edge: error: {exc}", file=sys.stderr)
         return 2
@@ -78,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,30 @@ def reclaim_stale(path: Path) -> None:
                     item.unlink()
 
 
+# A Ctrl-C can land inside a finaliser or a library's catch-all, which swallows the KeyboardInterrupt;
+# the CLI's SIGINT handler also records it here, so no atomic write commits after it.
+_interrupt_seen = False
+
+
+def record_interrupt() -> None:
+    global _interrupt_seen
+    _interrupt_seen = True
+
+
+def clear_interrupt() -> None:
+    global _interrupt_seen
+    _interrupt_seen = False
+
+
+def interrupt_seen() -> bool:
+    return _interrupt_seen
+
+
+def _commit_allowed() -> None:
+    if _interrupt_seen:
+        raise KeyboardInterrupt
+
+
 def _tmp_prefix(path: Path) -> str:
     return f".{path.name}.{TMP_TAG}.{os.getpid()}."
 
@@ -135,6 +159,7 @@ def atomic_file(path: Path, suffix: str = "") -> Iterator[Path]:
         yield tmp_path
         if tmp_path.exists():  # mkstemp makes it private; the result is an ordinary file
             os.chmod(tmp_path, 0o666 & ~_umask())
+        _commit_allowed()
         os.replace(tmp_path, path)
     except OSError as exc:
         raise InputError(f"cannot write {path} ({exc.strerror or exc}); check the disk space and permissions") from None
@@ -156,6 +181,7 @@ def atomic_dir(path: Path, force: bool = False, kind: str = "bundle") -> Iterato
         for item in tmp.rglob("*"):  # some writers (safetensors) create private files too
             if item.is_file():
                 os.chmod(item, 0o666 & ~_umask())
+        _commit_allowed()
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), dir=path.parent))
             os.replace(path, old / "x")

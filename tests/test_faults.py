@@ -74,3 +74,26 @@ def test_ctrl_c_prints_one_line_and_leaves_nothing(tiny_model_dir, tmp_path):
     assert "Traceback" not in err and err.count("arc-edge: interrupted") == 1
     assert _wait_gone(worker)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_ctrl_c_swallowed_inside_a_library_still_exits_130_and_writes_nothing(tiny_model_dir, tmp_path,
+                                                                              monkeypatch, capsys):
+    """A KeyboardInterrupt raised in a finaliser or caught by a library's catch-all never reaches the
+    CLI; the Ctrl-C must still stop the write and give exit code 130."""
+    import soundfile
+
+    real_write = soundfile.write
+
+    def write_then_swallow_ctrl_c(*args, **kwargs):
+        real_write(*args, **kwargs)
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass
+
+    monkeypatch.setattr(soundfile, "write", write_then_swallow_ctrl_c)
+    out = tmp_path / "x.wav"
+    assert main(["generate", "a sine", "--model", str(tiny_model_dir), "--steps", "1", "--seconds", "0.2",
+                 "--out", str(out)]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "arc-edge: interrupted"
+    assert list(tmp_path.iterdir()) == []
