@@ -2,6 +2,7 @@
 (Ctrl-C) leaves no worker process, prints at most one line, and no temporary folder survives the
 next run."""
 
+import contextlib
 import os
 import re
 import select
@@ -86,10 +87,8 @@ def test_a_ctrl_c_swallowed_inside_a_library_still_exits_130_and_writes_nothing(
 
     def write_then_swallow_ctrl_c(*args, **kwargs):
         real_write(*args, **kwargs)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # what a finaliser or a catch-all does
             signal.raise_signal(signal.SIGINT)
-        except KeyboardInterrupt:
-            pass
 
     monkeypatch.setattr(soundfile, "write", write_then_swallow_ctrl_c)
     out = tmp_path / "x.wav"
