@@ -27,6 +27,7 @@ class OobleckConfig:
     latent_dim: int
     use_snake: bool = True
     final_tanh: bool = False
+    use_nearest_upsample: bool = False  # decoder only: nearest x s + conv instead of a transposed conv
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,10 @@ def _oobleck(f: Fields, channels_key: str) -> OobleckConfig:
     if len(strides) > 16 or max(strides) > 1024 or channels * max(c_mults) > 65536:
         raise ConfigError(f"{c.where}: {c.path} is out of range; at most 16 blocks, strides up to 1024 and "
                           "channels * c_mults up to 65536")
-    _refuse_true(c, "antialias", "anti-aliased activations")
-    _refuse_true(c, "use_nearest_upsample", "nearest-neighbour upsampling")
+    _refuse_true(c, "antialias_activation", "anti-aliased activations")
+    decoder = channels_key == "out_channels"
+    if not decoder:
+        _refuse_true(c, "use_nearest_upsample", "nearest-neighbour upsampling is a decoder option")
     return OobleckConfig(
         audio_channels=c.integer(channels_key, low=1, high=64),
         channels=channels,
@@ -127,6 +130,7 @@ def _oobleck(f: Fields, channels_key: str) -> OobleckConfig:
         latent_dim=c.integer("latent_dim", low=1, high=8192),
         use_snake=c.boolean("use_snake", False),
         final_tanh=c.boolean("final_tanh", True),
+        use_nearest_upsample=decoder and c.boolean("use_nearest_upsample", False),
     )
 
 

@@ -1,13 +1,24 @@
 """Architecture facts of the official SAOS config, checked on the meta device (no weights allocated)."""
 
+import copy
+import json
 import math
+from importlib import resources
 
 import pytest
 import torch
 
-from arc_edge.config import builtin_config
+from arc_edge.config import builtin_config, parse_config
+from arc_edge.errors import ConfigError
 from arc_edge.models import ArcPipeline
-from arc_edge.models.oobleck import SnakeBeta, WNConv1d, WNConvTranspose1d, fuse_weight_norm
+from arc_edge.models.oobleck import (
+    NearestUpsampleConv,
+    OobleckDecoder,
+    SnakeBeta,
+    WNConv1d,
+    WNConvTranspose1d,
+    fuse_weight_norm,
+)
 from arc_edge.models.transformer import LayerNorm, apply_rotary
 
 
@@ -171,3 +182,45 @@ def test_t5_output_zeroed_at_padding(tiny_pipeline, tiny_cfg):
     out = tiny_pipeline.text_encoder(ids, mask)
     assert torch.all(out[0, 4:] == 0)
     assert torch.all(out[0, :4].abs().sum(-1) > 0)
+
+
+@pytest.mark.parametrize("stride", [2, 4, 8])
+@pytest.mark.parametrize("frames", [1, 5, 6])
+def test_nearest_upsampler_matches_upsample_then_same_conv(stride, frames):
+    """The reference's ``use_nearest_upsample`` layer (nn.Upsample nearest, then a bias-free 2s-tap
+    conv with padding='same'), computed here with torch's own ops; the fused export form is one
+    transposed conv and must give the same samples."""
+    torch.manual_seed(stride * 10 + frames)
+    layer = NearestUpsampleConv(5, 3, stride)
+    with torch.no_grad():
+        layer[1].weight_g.mul_(torch.rand_like(layer[1].weight_g) + 0.5)
+    v = layer[1].weight_v
+    weight = layer[1].weight_g * v / torch.sqrt((v ** 2).sum(dim=(1, 2), keepdim=True))
+    x = torch.randn(2, 5, frames)
+    with torch.no_grad():
+        want = torch.nn.functional.conv1d(torch.nn.Upsample(scale_factor=stride, mode="nearest")(x), weight,
+                                          padding="same")
+        got, fused = layer(x), layer.fused()
+        assert isinstance(fused, torch.nn.ConvTranspose1d) and fused.kernel_size == (3 * stride,)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(fused(x), want, rtol=1e-5, atol=1e-6)
+
+
+def test_nearest_upsample_decoder_keys_and_config():
+    raw = json.loads(resources.files("arc_edge.configs").joinpath("tiny.json").read_text())
+    raw["model"]["pretransform"]["config"]["decoder"]["config"]["use_nearest_upsample"] = True
+    cfg = parse_config(copy.deepcopy(raw), "test")
+    decoder = OobleckDecoder(cfg.decoder)
+    keys = decoder.state_dict()
+    # reference layout: the upsampler is Sequential(Upsample, WNConv1d) at layers.1 of each block
+    assert "layers.1.layers.1.1.weight_v" in keys and "layers.1.layers.1.1.bias" not in keys
+    assert fuse_weight_norm(decoder).layers[1].layers[1].__class__ is torch.nn.ConvTranspose1d
+    raw["model"]["pretransform"]["config"]["decoder"]["config"]["use_nearest_upsample"] = False
+    assert not parse_config(copy.deepcopy(raw), "test").decoder.use_nearest_upsample
+    raw["model"]["pretransform"]["config"]["decoder"]["config"]["antialias_activation"] = True
+    with pytest.raises(ConfigError, match="antialias_activation"):
+        parse_config(copy.deepcopy(raw), "test")
+    del raw["model"]["pretransform"]["config"]["decoder"]["config"]["antialias_activation"]
+    raw["model"]["pretransform"]["config"]["encoder"]["config"]["use_nearest_upsample"] = True
+    with pytest.raises(ConfigError, match="decoder option"):
+        parse_config(raw, "test")

@@ -77,10 +77,54 @@ class WNConvTranspose1d(nn.ConvTranspose1d):
                                                bias=self.bias is not None, dilation=self.dilation))
 
 
+class NearestUpsample1d(nn.Module):
+    """nn.Upsample(mode="nearest") on the last axis, then the zero padding of the 2s-tap 'same' conv
+    that follows it (s - 1 left, s right: torch's split), done here so the conv needs no padded copy."""
+
+    def __init__(self, scale: int):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        upsampled = x.unsqueeze(-1).expand(*x.shape, self.scale).flatten(-2)
+        return F.pad(upsampled, (self.scale - 1, self.scale))
+
+
+class NearestUpsampleConv(nn.Sequential):
+    """stable-audio-tools' ``use_nearest_upsample`` upsampler: nearest x s, then a bias-free conv of
+    2s taps with 'same' padding. Unlike a transposed conv it treats every output phase alike, so an
+    untrained decoder has no period-s pattern (the checkerboard comb and sr/8, sr/4 whines) to unlearn.
+    Keys match the reference (``<block>.layers.1.1.weight_v``)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__(NearestUpsample1d(stride),
+                         WNConv1d(in_channels, out_channels, kernel_size=2 * stride, bias=False))
+        self.stride = stride
+
+    def fused(self) -> nn.ConvTranspose1d:
+        """The same map as one transposed conv (kernel 3s, stride s, padding s), so the export routes
+        keep their deconvolution kernels and skip the s-fold work at the upsampled rate.
+
+        With 'same' padding (s - 1 left), output q*s + r reads x[q - 1 + d] for d in 0..2 through the
+        taps k with floor((r + k + 1) / s) = d; the transposed conv applies tap (2 - d)s + r to x[q - 1 + d].
+        """
+        s = self.stride
+        w = _weight_norm_weight(self[1]).detach()  # [out, in, 2s]
+        deconv = nn.ConvTranspose1d(w.shape[1], w.shape[0], kernel_size=3 * s, stride=s, padding=s, bias=False)
+        taps = torch.zeros(w.shape[1], w.shape[0], 3 * s)
+        for r in range(s):
+            for k in range(2 * s):
+                d = (r + k + 1) // s
+                taps[:, :, (2 - d) * s + r] += w[:, :, k].T
+        with torch.no_grad():
+            deconv.weight.copy_(taps)
+        return deconv
+
+
 def fuse_weight_norm(module: nn.Module) -> nn.Module:
     """Replace every weight-normed conv in ``module`` (in place) by a plain conv with the same output."""
     for name, child in list(module.named_children()):
-        if isinstance(child, (WNConv1d, WNConvTranspose1d)):
+        if isinstance(child, (WNConv1d, WNConvTranspose1d, NearestUpsampleConv)):
             setattr(module, name, child.fused())
         else:
             fuse_weight_norm(child)
@@ -123,12 +167,15 @@ class EncoderBlock(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, stride: int, use_snake: bool):
+    def __init__(self, in_channels: int, out_channels: int, stride: int, use_snake: bool,
+                 nearest_upsample: bool = False):
         super().__init__()
+        upsample = (NearestUpsampleConv(in_channels, out_channels, stride) if nearest_upsample else
+                    WNConvTranspose1d(in_channels, out_channels, kernel_size=2 * stride, stride=stride,
+                                      padding=math.ceil(stride / 2)))
         self.layers = nn.Sequential(
             _activation(in_channels, use_snake),
-            WNConvTranspose1d(in_channels, out_channels, kernel_size=2 * stride, stride=stride,
-                              padding=math.ceil(stride / 2)),
+            upsample,
             *_residual_stack(out_channels, use_snake),
         )
 
@@ -179,7 +226,8 @@ class OobleckDecoder(nn.Module):
         ch = cfg.channels
         layers: list[nn.Module] = [WNConv1d(cfg.latent_dim, mults[-1] * ch, kernel_size=7, padding=3)]
         for i in range(len(cfg.strides), 0, -1):
-            layers.append(DecoderBlock(mults[i] * ch, mults[i - 1] * ch, cfg.strides[i - 1], cfg.use_snake))
+            layers.append(DecoderBlock(mults[i] * ch, mults[i - 1] * ch, cfg.strides[i - 1], cfg.use_snake,
+                                       cfg.use_nearest_upsample))
         layers += [_activation(mults[0] * ch, cfg.use_snake),
                    WNConv1d(mults[0] * ch, cfg.audio_channels, kernel_size=7, padding=3, bias=False),
                    nn.Tanh() if cfg.final_tanh else nn.Identity()]
