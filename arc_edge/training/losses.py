@@ -148,6 +148,14 @@ def waveform_loss(pred: torch.Tensor, target: torch.Tensor, pools: tuple[int, ..
     return total / len(pools)
 
 
+def waveform_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean-squared error between waveforms. Unlike the magnitude spectra its gradient says where each
+    partial's phase should be, so a decoder that makes silence or a wrong carrier can reach the tone
+    (a probe: four steady sines, tiny VAE, 50 steps: exact tones with this term; silence with the
+    STFT terms, alone or beside it)."""
+    return F.mse_loss(pred, target)
+
+
 def dc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """L1 between the per-channel means (the DC) of [B, C, T] audio."""
     return F.l1_loss(pred.mean(-1), target.mean(-1))

@@ -54,6 +54,10 @@ class VAEOptions(CommonOptions):
     balance_weight: float = opt(0.0, low=0.0)  # L1 of the per-frame left/right level ratio (the stereo image)
     waveform_weight: float = opt(0.0, low=0.0)  # waveform L1, raw and average-pooled (phase, low end, DC)
     dc_weight: float = opt(0.0, low=0.0)  # L1 of the per-channel mean (DC offset)
+    # waveform mean-squared error: the one term whose gradient points at the target's phase. From a
+    # fresh decoder (or a wrong carrier) the magnitude terms give no path to a tone, only to silence.
+    mse_weight: float = opt(0.0, low=0.0)
+    spectral_from_step: int = opt(0, low=0)  # STFT, mel, envelope and balance terms count from here on
     # "torch": torch's default conv init; "signal_preserving" (the default recipe's): unit-gain convs
     # and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init
     init: str = opt("torch", choices=("torch", "signal_preserving"))

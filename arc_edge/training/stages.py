@@ -80,18 +80,23 @@ class VAEStage:
         noise = torch.randn(z_shape, generator=gen).to(self.env.device)
         recon, mean, std = self.objective(audio, noise)
         ms_weight = self.opts.mid_side_weight if index >= self.opts.mid_side_from_step else 0.0
-        terms = {"stft": (1.0, losses.stereo_stft_loss(recon, audio, tuple(self.opts.ffts), ms_weight, self.opts.log_floor)),
+        # before spectral_from_step the magnitude terms are logged but not trained on
+        spectral = 1.0 if index >= self.opts.spectral_from_step else 0.0
+        terms = {"stft": (spectral, losses.stereo_stft_loss(recon, audio, tuple(self.opts.ffts), ms_weight,
+                                                             self.opts.log_floor)),
                  "kl": (self.opts.kl_weight, losses.vae_kl(mean, std))}
         if self.opts.envelope_weight > 0:
-            terms["envelope"] = (self.opts.envelope_weight, losses.envelope_loss(recon, audio))
+            terms["envelope"] = (spectral * self.opts.envelope_weight, losses.envelope_loss(recon, audio))
         if self.opts.mel_weight > 0:
-            terms["mel"] = (self.opts.mel_weight, losses.log_mel_loss(recon, audio, self.mel))
+            terms["mel"] = (spectral * self.opts.mel_weight, losses.log_mel_loss(recon, audio, self.mel))
+        if self.opts.mse_weight > 0:
+            terms["mse"] = (self.opts.mse_weight, losses.waveform_mse(recon, audio))
         if self.opts.waveform_weight > 0:
             terms["waveform"] = (self.opts.waveform_weight, losses.waveform_loss(recon, audio))
         if self.opts.dc_weight > 0:
             terms["dc"] = (self.opts.dc_weight, losses.dc_loss(recon, audio))
         if self.opts.balance_weight > 0 and audio.shape[1] == 2:
-            terms["balance"] = (self.opts.balance_weight, losses.stereo_balance_loss(recon, audio))
+            terms["balance"] = (spectral * self.opts.balance_weight, losses.stereo_balance_loss(recon, audio))
         loss = sum(weight * value for weight, value in terms.values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
