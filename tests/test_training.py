@@ -204,6 +204,31 @@ def test_log_mel_loss_is_smaller_for_a_nearby_partial():
     assert 0 < near.item() < 0.5 * far.item()
 
 
+def test_spectral_transport_loss_grows_with_the_distance_in_octaves_and_ignores_phase():
+    t = torch.arange(32768) / 44100
+
+    def tone(hz: float, phase: float = 0.0) -> torch.Tensor:
+        return torch.sin(2 * math.pi * hz * t + phase)[None, None]
+
+    target = tone(400.0)
+    ladder = [losses.spectral_transport_loss(tone(hz, 1.0), target).item() for hz in (400, 566, 800, 1600)]
+    assert ladder == sorted(ladder) and ladder[0] < 0.01
+    # an octave down costs what an octave up costs: the axis is log-frequency, not Hz
+    assert losses.spectral_transport_loss(tone(200.0, 1.0), target).item() == pytest.approx(ladder[2], rel=0.05)
+    # a tone four octaves off still costs less than silence, so a decoder is not pulled to silence
+    assert losses.spectral_transport_loss(tone(25.0), target) < losses.spectral_transport_loss(
+        1e-4 * torch.randn_like(target), target)
+
+
+def test_vae_stage_trains_on_the_transport_term_when_weighted(tiny_cfg, tmp_path):
+    data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)
+    stage = VAEStage(_fresh(tiny_cfg), VAEOptions(batch_size=2, crop=8192, transport_weight=5.0), CPU, data, tmp_path,
+                     fresh=True)
+    logged = stage.step(step_generator(0, 0, 0), 0)
+    assert logged["transport"] > 0
+    assert logged["loss"] == pytest.approx(logged["stft"] + 1e-4 * logged["kl"] + 5 * logged["transport"], rel=1e-5)
+
+
 def test_fresh_vae_stage_starts_with_a_narrow_posterior(tiny_cfg, tmp_path):
     pipe = _fresh(tiny_cfg)
     data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)

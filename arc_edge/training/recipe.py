@@ -57,6 +57,9 @@ class VAEOptions(CommonOptions):
     # waveform mean-squared error: the one term whose gradient points at the target's phase. From a
     # fresh decoder (or a wrong carrier) the magnitude terms give no path to a tone, only to silence.
     mse_weight: float = opt(0.0, low=0.0)
+    # earth mover's distance between log-frequency spectra (n_fft 4096): a partial at the wrong pitch is
+    # pulled towards the right one rather than to silence; phase-blind, so it counts from step 0
+    transport_weight: float = opt(0.0, low=0.0)
     spectral_from_step: int = opt(0, low=0)  # STFT, mel, envelope and balance terms count from here on
     # "torch": torch's default conv init; "signal_preserving" (the default recipe's): unit-gain convs
     # and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init

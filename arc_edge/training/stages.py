@@ -91,6 +91,8 @@ class VAEStage:
             terms["mel"] = (spectral * self.opts.mel_weight, losses.log_mel_loss(recon, audio, self.mel))
         if self.opts.mse_weight > 0:
             terms["mse"] = (self.opts.mse_weight, losses.waveform_mse(recon, audio))
+        if self.opts.transport_weight > 0:
+            terms["transport"] = (self.opts.transport_weight, losses.spectral_transport_loss(recon, audio))
         if self.opts.waveform_weight > 0:
             terms["waveform"] = (self.opts.waveform_weight, losses.waveform_loss(recon, audio))
         if self.opts.dc_weight > 0:
