@@ -284,6 +284,45 @@ def test_rf_steps_reduce_loss_and_train_a_tokenizer(tiny_cfg, latent_cache, tmp_
     assert _fixed_rf_loss(pipe, x0, [data.caption(i) for i in range(6)]) < before * 0.8
 
 
+def test_info_nce_matches_a_hand_computed_cross_entropy():
+    a = torch.nn.functional.normalize(torch.tensor([[1.0, 0.2], [0.1, 1.0], [-1.0, 0.3]]), dim=-1)
+    b = torch.nn.functional.normalize(torch.tensor([[0.9, 0.0], [0.0, 1.0], [-0.5, -0.5]]), dim=-1)
+    sims = [[float(x @ y) / 0.5 for y in b] for x in a]
+
+    def xent(rows):
+        return sum(math.log(sum(math.exp(v) for v in row)) - row[i] for i, row in enumerate(rows)) / len(rows)
+    columns = [list(c) for c in zip(*sims, strict=True)]
+    assert losses.info_nce(a, b, 0.5).item() == pytest.approx(0.5 * (xent(sims) + xent(columns)), rel=1e-5)
+    assert losses.info_nce(a, a, 0.05) < losses.info_nce(a, a.roll(1, 0), 0.05)
+
+
+def test_rf_alignment_term_trains_the_text_encoder_to_tell_captions_apart(tiny_cfg, latent_cache, tmp_path):
+    from arc_edge.errors import ConfigError
+
+    pipe = _fresh(tiny_cfg)
+    data = LatentDataset(latent_cache)
+    opts = RFOptions(batch_size=4, lr=2e-3, cfg_dropout=0.0, alignment_weight=0.5)
+    stage = RFStage(pipe, opts, CPU, data, tmp_path, fresh=True)
+    from arc_edge.training.batches import tokenize_batch
+
+    x0 = torch.stack([data[i]["latent"] for i in range(6)])
+    ids, mask = tokenize_batch(pipe.tokenizer, [data.caption(i) for i in range(6)])
+
+    def alignment_on_six_distinct_clips() -> float:
+        with torch.no_grad():
+            return stage.denoiser(x0, torch.full((6,), 0.5), ids, mask, torch.ones(6), torch.ones(6), x0)[1].item()
+    text_before = [p.detach().clone() for p in pipe.text_encoder.parameters()]
+    before = alignment_on_six_distinct_clips()
+    logged = [stage.step(step_generator(0, step, 0), step) for step in range(30)]
+    assert logged[-1]["loss"] == pytest.approx(logged[-1]["rf"] + 0.5 * logged[-1]["alignment"], rel=1e-5)
+    assert alignment_on_six_distinct_clips() < 0.8 * before  # log(6) = 1.79 is chance
+    assert any(not torch.equal(b, p) for b, p in zip(text_before, pipe.text_encoder.parameters(), strict=True))
+    # the heads are training state: saved for an exact resume, refused by a run without them
+    assert "alignment" in stage.state()
+    with pytest.raises(ConfigError, match="disagree on alignment_weight"):
+        RFStage(_fresh(tiny_cfg), RFOptions(batch_size=4), CPU, data, tmp_path, fresh=False).load_state(stage.state())
+
+
 def test_arc_steps_teach_the_discriminator(tiny_cfg, latent_cache, tmp_path):
     pipe = _fresh(tiny_cfg)
     data = LatentDataset(latent_cache)
@@ -422,6 +461,8 @@ def test_recipe_rejects_unknown_options_and_values_outside_their_choices():
         load_recipe(None, "vae", {"init": "xavier"})
     with pytest.raises(ConfigError, match="unknown option"):
         load_recipe(None, "vae", {"lerning_rate": 1e-3})
+    with pytest.raises(ConfigError, match="alignment_weight trains the text encoder"):
+        load_recipe(None, "rf", {"alignment_weight": 0.1, "train_text_encoder": False})
 
 
 def test_fresh_vae_learns_a_steady_tone_from_the_waveform_mse(tiny_cfg, tmp_path):

@@ -180,6 +180,14 @@ def dc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(pred.mean(-1), target.mean(-1))
 
 
+def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric InfoNCE of paired unit vectors a[i] <-> b[i] [B, D]: each must pick its own pair
+    from the batch, in both directions."""
+    logits = a @ b.T / temperature
+    target = torch.arange(a.shape[0], device=a.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+
+
 def vae_kl(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     var = std ** 2
     return 0.5 * (mean ** 2 + var - var.log() - 1).sum(1).mean()

@@ -77,6 +77,9 @@ class RFOptions(CommonOptions):
     # differently worded captions per procedural example (`train encode` caches them all; RF and ARC
     # draw one per use), so the text encoder learns meaning rather than one caption per sound
     caption_variants: int = opt(1, low=1, high=64)
+    # InfoNCE between each caption's text-encoder output and its clip's latents (see alignment.py):
+    # the RF loss alone leaves pitch and fade direction weakly encoded in the text
+    alignment_weight: float = opt(0.0, low=0.0)
 
 
 @dataclass
@@ -147,6 +150,9 @@ def _build(cls: type, table: dict[str, Any], where: str):
         pair = getattr(opts, name, None)
         if pair is not None and not pair[0] < pair[1]:
             raise ConfigError(f"{where}: {name} = {pair} must be [low, high] with low < high")
+    if getattr(opts, "alignment_weight", 0) > 0 and not opts.train_text_encoder:
+        raise ConfigError(f"{where}: alignment_weight trains the text encoder; set train_text_encoder = true "
+                          "or alignment_weight = 0")
     return opts
 
 

@@ -18,6 +18,7 @@ from ..models.pipeline import ArcPipeline
 from ..sampling import noisy_latent, x0_from_velocity
 from ..tokenizer import PromptTokenizer, train_tokenizer
 from . import losses
+from .alignment import TextLatentAlignment
 from .batches import draw_batch, logit_normal_t, logsnr_uniform_t, tokenize_batch
 from .discriminator import ARCDiscriminator
 from .distributed import DistEnv, barrier, unwrap, wrap
@@ -117,16 +118,20 @@ class VAEStage:
 
 
 class _Denoiser(nn.Module):
-    """Conditioners + DiT as one module (what RF pretraining updates), returning v."""
+    """Conditioners + DiT as one module (what RF pretraining updates), returning v and the alignment
+    loss (zero without an ``alignment`` module). One module, so DDP synchronises the alignment heads."""
 
-    def __init__(self, pipeline: ArcPipeline):
+    def __init__(self, pipeline: ArcPipeline, alignment: TextLatentAlignment | None = None):
         super().__init__()
         self.model, self.conditioner, self.text_encoder = pipeline.model, pipeline.conditioner, pipeline.text_encoder
+        self.alignment = alignment
 
-    def forward(self, x_t, t, ids, mask, seconds, keep):
+    def forward(self, x_t, t, ids, mask, seconds, keep, x0):
         cross, glob = conditioning(self.text_encoder, self.conditioner.conditioners["seconds_total"], ids, mask,
                                    seconds)
-        return self.model(x_t, t, cross * keep[:, None, None], glob)
+        v = self.model(x_t, t, cross * keep[:, None, None], glob)
+        aligned = self.alignment(cross[:, :ids.shape[1]], mask, x0) if self.alignment is not None else v.new_zeros(())
+        return v, aligned
 
 
 def _latents(batch: dict, pipeline: ArcPipeline, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -150,7 +155,9 @@ class RFStage:
             self._new_text_encoder(run_dir)
         pipeline.pretransform.requires_grad_(False)
         pipeline.text_encoder.requires_grad_(opts.train_text_encoder)
-        self.denoiser = wrap(_Denoiser(pipeline).train(), env)
+        alignment = (TextLatentAlignment(pipeline.cfg.cond_dim, pipeline.cfg.latent_dim).to(env.device)
+                     if opts.alignment_weight > 0 else None)
+        self.denoiser = wrap(_Denoiser(pipeline, alignment).train(), env)
         self.opt = _adamw(self.denoiser, opts.lr, opts.weight_decay)
         self.ema = EMA(pipeline.model, opts.ema_decay)
 
@@ -184,20 +191,31 @@ class RFStage:
         t = t.to(dev)
         noise = torch.randn(x0.shape, generator=gen).to(dev)
         x_t = noisy_latent(x0, noise, t)
-        v = self.denoiser(x_t, t, ids.to(dev), mask.to(dev), batch["seconds"].to(dev),
-                          _keep_mask(n, self.opts.cfg_dropout, gen, dev))
-        loss = losses.rf_loss(v, x0, noise)
+        v, aligned = self.denoiser(x_t, t, ids.to(dev), mask.to(dev), batch["seconds"].to(dev),
+                                   _keep_mask(n, self.opts.cfg_dropout, gen, dev), x0)
+        rf = losses.rf_loss(v, x0, noise)
+        loss = rf + self.opts.alignment_weight * aligned
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.denoiser.parameters(), 1.0)
         self.opt.step()
         self.ema.update(self.pipeline.model)
+        if self.opts.alignment_weight > 0:
+            return {"loss": loss.item(), "rf": rf.item(), "alignment": aligned.item()}
         return {"loss": loss.item()}
 
     def state(self) -> dict:
-        return {"opt": self.opt.state_dict(), "ema": self.ema.state_dict()}
+        state = {"opt": self.opt.state_dict(), "ema": self.ema.state_dict()}
+        if unwrap(self.denoiser).alignment is not None:
+            state["alignment"] = unwrap(self.denoiser).alignment.state_dict()
+        return state
 
     def load_state(self, state: dict) -> None:
+        alignment = unwrap(self.denoiser).alignment
+        if (alignment is None) != ("alignment" not in state):
+            raise ConfigError("the checkpoint and the recipe disagree on alignment_weight; resume with the run's recipe")
+        if alignment is not None:
+            alignment.load_state_dict(state["alignment"])
         self.opt.load_state_dict(state["opt"])
         self.ema.load_state_dict(state["ema"])
 
