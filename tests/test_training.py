@@ -13,7 +13,7 @@ import torch
 from arc_edge.checkpoint import random_pipeline
 from arc_edge.data.datasets import LatentDataset, ProceduralDataset
 from arc_edge.training import losses
-from arc_edge.training.batches import draw_batch, step_generator
+from arc_edge.training.batches import draw_batch, step_generator, tokenize_batch
 from arc_edge.training.discriminator import ARCDiscriminator
 from arc_edge.training.distributed import DistEnv
 from arc_edge.training.latent_cache import encode_dataset
@@ -261,7 +261,6 @@ def test_vae_steps_reduce_reconstruction_loss(tiny_cfg, tmp_path):
 
 
 def _fixed_rf_loss(pipe, x0, captions):
-    from arc_edge.training.batches import tokenize_batch
     gen = torch.Generator().manual_seed(9)
     t = torch.rand(x0.shape[0], generator=gen) * 0.8 + 0.1
     noise = torch.randn(x0.shape, generator=gen)
@@ -303,8 +302,6 @@ def test_rf_alignment_term_trains_the_text_encoder_to_tell_captions_apart(tiny_c
     data = LatentDataset(latent_cache)
     opts = RFOptions(batch_size=4, lr=2e-3, cfg_dropout=0.0, alignment_weight=0.5)
     stage = RFStage(pipe, opts, CPU, data, tmp_path, fresh=True)
-    from arc_edge.training.batches import tokenize_batch
-
     x0 = torch.stack([data[i]["latent"] for i in range(6)])
     ids, mask = tokenize_batch(pipe.tokenizer, [data.caption(i) for i in range(6)])
 

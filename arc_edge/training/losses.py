@@ -135,14 +135,12 @@ def spectral_transport_loss(pred: torch.Tensor, target: torch.Tensor, n_fft: int
     terms give a partial at the wrong frequency no gradient towards the right one, only towards
     silence; this distance shrinks as the partial moves towards its target, whatever the phase.
     Bins below ``min_hz_bin`` (DC and the lowest) are left out."""
-    def distribution(x: torch.Tensor) -> torch.Tensor:
-        mag = _stft_mag(x, n_fft)[:, min_hz_bin:]
-        return mag / mag.sum(1, keepdim=True)
-    p, t = distribution(pred), distribution(target)
+    pred_mag, target_mag = (_stft_mag(x, n_fft)[:, min_hz_bin:] for x in (pred, target))
+    level = target_mag.sum(1)
+    p, t = pred_mag / pred_mag.sum(1, keepdim=True), target_mag / level[:, None]
     bins = torch.arange(min_hz_bin, min_hz_bin + p.shape[1], device=p.device, dtype=p.dtype)
     octaves = torch.log2((bins + 1) / bins)
     distance = ((p.cumsum(1) - t.cumsum(1)).abs() * octaves[:, None]).sum(1) / octaves.sum()
-    level = _stft_mag(target, n_fft)[:, min_hz_bin:].sum(1)
     return (distance * level).sum() / level.sum().clamp_min(1e-8)
 
 
