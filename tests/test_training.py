@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from arc_edge.checkpoint import random_pipeline
+from arc_edge.checkpoint import load_model_dir, random_pipeline
 from arc_edge.data.datasets import LatentDataset, ProceduralDataset
 from arc_edge.training import losses
 from arc_edge.training.batches import draw_batch, step_generator, tokenize_batch
@@ -18,7 +18,7 @@ from arc_edge.training.discriminator import ARCDiscriminator
 from arc_edge.training.distributed import DistEnv
 from arc_edge.training.latent_cache import encode_dataset
 from arc_edge.training.recipe import ARCOptions, RFOptions, VAEOptions
-from arc_edge.training.stages import ARCStage, RFStage, VAEStage
+from arc_edge.training.stages import ARCStage, RFStage, VAEStage, initialise_vae_weights
 
 CPU = DistEnv(0, 1, torch.device("cpu"))
 
@@ -229,16 +229,25 @@ def test_vae_stage_trains_on_the_transport_term_when_weighted(tiny_cfg, tmp_path
     assert logged["loss"] == pytest.approx(logged["stft"] + 1e-4 * logged["kl"] + 5 * logged["transport"], rel=1e-5)
 
 
-def test_fresh_vae_stage_starts_with_a_narrow_posterior(tiny_cfg, tmp_path):
+def test_signal_preserving_init_starts_the_vae_with_a_narrow_posterior(tiny_cfg):
     pipe = _fresh(tiny_cfg)
-    data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)
-    VAEStage(pipe, VAEOptions(init="signal_preserving", initial_scale_bias=-4.0), CPU, data, tmp_path, fresh=True)
+    initialise_vae_weights(pipe, VAEOptions(init="signal_preserving", initial_scale_bias=-4.0))
     bias = pipe.pretransform.model.encoder.layers[-1].bias
     half = bias.shape[0] // 2
     assert torch.all(bias[half:] == -4.0) and not torch.all(bias[:half] == -4.0)
-    resumed = _fresh(tiny_cfg)
-    VAEStage(resumed, VAEOptions(init="signal_preserving", initial_scale_bias=-4.0), CPU, data, tmp_path, fresh=False)
-    assert not torch.any(resumed.pretransform.model.encoder.layers[-1].bias == -4.0)
+
+
+def test_train_vae_with_init_trains_the_given_weights_not_a_reinitialised_vae(tmp_path, tiny_model_dir):
+    """The default recipe's init scheme is for a new VAE; --init DIR (e.g. official weights) must
+    start from DIR's VAE. With a vanishing learning rate the trained VAE is DIR's, to float precision."""
+    r = _cli("train", "vae", "--init", tiny_model_dir, "--out", tmp_path / "ft", "--steps", "1", "--batch-size", "1",
+             "--set", "crop=8192", "--set", "lr=1e-12", "--set", "dataset_size=2")
+    assert r.returncode == 0, r.stderr
+    given = load_model_dir(Path(tiny_model_dir)).pretransform.state_dict()
+    trained = load_model_dir(tmp_path / "ft" / "model").pretransform.state_dict()
+    assert given.keys() == trained.keys()
+    for key, value in given.items():
+        assert torch.allclose(trained[key], value, atol=1e-6), key
 
 
 def _fresh(tiny_cfg):
@@ -472,6 +481,7 @@ def test_fresh_vae_learns_a_steady_tone_from_the_waveform_mse(tiny_cfg, tmp_path
     data = [{"audio": a, "caption": "", "captions": [""], "seconds": n / sr} for a in audio]
     opts = VAEOptions(batch_size=2, crop=n, init="signal_preserving", mse_weight=100.0, spectral_from_step=1000,
                       envelope_weight=1.0, dc_weight=10.0)
+    initialise_vae_weights(pipe, opts)
     stage = VAEStage(pipe, opts, CPU, data, tmp_path, fresh=True)
     for step in range(40):
         logged = stage.step(step_generator(0, step, 0), step)

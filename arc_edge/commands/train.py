@@ -115,6 +115,9 @@ def run_stage(args: argparse.Namespace, stage: str) -> Path:
         cfg = parse_config(json.loads(ckpt["config"]), str(args.out))
     else:
         pipeline = _pipeline_for(args, stage)
+        if stage == "vae" and args.init is None:
+            from ..training.stages import initialise_vae_weights
+            initialise_vae_weights(pipeline, opts)
         cfg = pipeline.cfg
     data = make_dataset(args.data, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
                         caption_variants=getattr(opts, "caption_variants", 1))

@@ -61,6 +61,7 @@ class VAEOptions(CommonOptions):
     # pulled towards the right one rather than to silence; phase-blind, so it counts from step 0
     transport_weight: float = opt(0.0, low=0.0)
     spectral_from_step: int = opt(0, low=0)  # STFT, mel, envelope and balance terms count from here on
+    # how a new run's random VAE weights start (not applied to weights given with --init):
     # "torch": torch's default conv init; "signal_preserving" (the default recipe's): unit-gain convs
     # and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init
     init: str = opt("torch", choices=("torch", "signal_preserving"))

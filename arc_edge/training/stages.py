@@ -57,16 +57,21 @@ def _narrow_posterior(encoder: nn.Module, scale_bias: float) -> None:
         final.bias[final.bias.shape[0] // 2:] = scale_bias
 
 
+def initialise_vae_weights(pipeline: ArcPipeline, opts: VAEOptions) -> None:
+    """Apply the recipe's ``init`` scheme to a VAE with random weights (a new run without --init;
+    weights given with --init or read from a checkpoint are trained as they are)."""
+    if opts.init == "signal_preserving":
+        vae = pipeline.pretransform.model
+        signal_preserving_init(vae.encoder, output_gain=1.0)
+        signal_preserving_init(vae.decoder)
+        _narrow_posterior(vae.encoder, opts.initial_scale_bias)
+
+
 class VAEStage:
     name = "vae"
 
     def __init__(self, pipeline: ArcPipeline, opts: VAEOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
         self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
-        if fresh and opts.init == "signal_preserving":
-            vae = pipeline.pretransform.model
-            signal_preserving_init(vae.encoder, output_gain=1.0)
-            signal_preserving_init(vae.decoder)
-            _narrow_posterior(vae.encoder, opts.initial_scale_bias)
         self.objective = wrap(_VAEObjective(pipeline).train(), env)
         self.opt = _adamw(self.objective, opts.lr, opts.weight_decay)
         self.mel = (mel_filterbank(pipeline.cfg.sample_rate, 2048, 64, 40.0, pipeline.cfg.sample_rate / 2).to(env.device)
