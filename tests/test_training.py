@@ -12,6 +12,7 @@ import torch
 
 from arc_edge.checkpoint import load_model_dir, random_pipeline
 from arc_edge.data.datasets import LatentDataset, ProceduralDataset
+from arc_edge.errors import ConfigError
 from arc_edge.training import losses
 from arc_edge.training.batches import draw_batch, step_generator, tokenize_batch
 from arc_edge.training.discriminator import ARCDiscriminator
@@ -305,8 +306,6 @@ def test_info_nce_matches_a_hand_computed_cross_entropy():
 
 
 def test_rf_alignment_term_trains_the_text_encoder_to_tell_captions_apart(tiny_cfg, latent_cache, tmp_path):
-    from arc_edge.errors import ConfigError
-
     pipe = _fresh(tiny_cfg)
     data = LatentDataset(latent_cache)
     opts = RFOptions(batch_size=4, lr=2e-3, cfg_dropout=0.0, alignment_weight=0.5)
@@ -342,8 +341,6 @@ def test_arc_steps_teach_the_discriminator(tiny_cfg, latent_cache, tmp_path):
 
 
 def test_arc_rejects_batch_of_one(tiny_cfg, latent_cache, tmp_path):
-    from arc_edge.errors import ConfigError
-
     with pytest.raises(ConfigError, match="at least 2"):
         ARCStage(_fresh(tiny_cfg), ARCOptions(batch_size=1), CPU, LatentDataset(latent_cache), tmp_path, fresh=True)
 
@@ -455,7 +452,6 @@ def test_torchrun_two_processes_on_cpu(tmp_path, init_model, latent_cache):
 
 
 def test_recipe_rejects_unknown_options_and_values_outside_their_choices():
-    from arc_edge.errors import ConfigError
     from arc_edge.training.recipe import load_recipe
 
     assert load_recipe(None, "arc", {"loss": "lsgan"}).loss == "lsgan"

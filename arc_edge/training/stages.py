@@ -217,7 +217,7 @@ class RFStage:
 
     def load_state(self, state: dict) -> None:
         alignment = unwrap(self.denoiser).alignment
-        if (alignment is None) != ("alignment" not in state):
+        if (alignment is not None) != ("alignment" in state):
             raise ConfigError("the checkpoint and the recipe disagree on alignment_weight; resume with the run's recipe")
         if alignment is not None:
             alignment.load_state_dict(state["alignment"])
