@@ -255,6 +255,50 @@ def _fresh(tiny_cfg):
     return random_pipeline(tiny_cfg, seed=0).train()
 
 
+def test_steady_tone_share_draws_steady_unfaded_sines_of_every_pitch_and_pan_and_keeps_the_old_data_at_zero():
+    tones = ProceduralDataset(90, 1024, 44100, steady_tone_share=1.0)
+    specs = [tones.example(i)[0] for i in range(90)]
+    assert {(s.waveform, s.pulse, s.fade) for s in specs} == {("sine", "steady", "none")}
+    assert {s.pan for s in specs} == {"left", "center", "right"} and {s.pitch for s in specs} == {"low", "mid", "high"}
+    mixed = [ProceduralDataset(400, 1024, 44100, steady_tone_share=0.5).example(i)[0] for i in range(400)]
+    plain = [ProceduralDataset(400, 1024, 44100).example(i)[0] for i in range(400)]
+    assert 0.45 < _steady_sine_share(mixed) < 0.6 and _steady_sine_share(plain) < 0.1
+    # share 0 draws nothing extra: recipes without tones train on exactly the examples they did before
+    assert ProceduralDataset(5, 1024, 44100, seed=3, steady_tone_share=0.0).captions(4) == \
+        ProceduralDataset(5, 1024, 44100, seed=3).captions(4)
+
+
+def _steady_sine_share(specs) -> float:
+    return sum((s.waveform, s.pulse, s.fade) == ("sine", "steady", "none") for s in specs) / len(specs)
+
+
+class _Untouchable(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        raise AssertionError("the warm-up steps must not draw from the training data")
+
+
+def test_vae_tone_warmup_steps_draw_only_steady_tones_then_the_given_data(tiny_cfg, tmp_path):
+    opts = VAEOptions(batch_size=1, crop=8192, tone_warmup_steps=2, stft_weight=0.0, mse_weight=1.0, dataset_size=3)
+    stage = VAEStage(_fresh(tiny_cfg), opts, CPU, _Untouchable(), tmp_path, fresh=True)
+    for step in range(2):
+        logged = stage.step(step_generator(0, step, 0), step)
+        assert "stft" not in logged and logged["mse"] > 0
+    with pytest.raises(AssertionError, match="warm-up"):
+        stage.step(step_generator(0, 2, 0), 2)
+
+
+def test_steady_tone_share_with_a_manifest_is_a_one_line_error(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"path": "a.wav", "caption": "a tone"}\n')
+    r = _cli("train", "vae", "--data", manifest, "--out", tmp_path / "run", "--steps", "1",
+             "--set", "steady_tone_share=0.5")
+    assert r.returncode == 2 and "steady_tone_share" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
 def test_vae_steps_reduce_reconstruction_loss(tiny_cfg, tmp_path):
     pipe = _fresh(tiny_cfg)
     data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)  # two fixed clips: loss must fall on them

@@ -67,12 +67,17 @@ def _pipeline_for(args: argparse.Namespace, stage: str):
     return random_pipeline(cfg, seed=0)
 
 
-def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = True, caption_variants: int = 1):
+def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = True, caption_variants: int = 1,
+                 steady_tone_share: float = 0.0):
     from ..data.datasets import LatentDataset, ManifestDataset, ProceduralDataset
     from ..errors import InputError
 
     if spec == "procedural":
-        return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed, caption_variants=caption_variants)
+        return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed, caption_variants=caption_variants,
+                                 steady_tone_share=steady_tone_share)
+    if steady_tone_share > 0:
+        raise InputError(f"steady_tone_share mixes tones into the procedural data, not into --data {spec}; "
+                         "pass --set steady_tone_share=0")
     path = Path(spec)
     if path.is_dir():
         if not latents_allowed:
@@ -120,7 +125,8 @@ def run_stage(args: argparse.Namespace, stage: str) -> Path:
             initialise_vae_weights(pipeline, opts)
         cfg = pipeline.cfg
     data = make_dataset(args.data, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
-                        caption_variants=getattr(opts, "caption_variants", 1))
+                        caption_variants=getattr(opts, "caption_variants", 1),
+                        steady_tone_share=getattr(opts, "steady_tone_share", 0.0))
     _prepare_out(args)
     return train(stage, pipeline, opts, data, args.out, ckpt)
 

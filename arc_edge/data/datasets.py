@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from ..audio_io import read_audio
 from ..errors import InputError, first_line
 from ..schema import Fields, number_item, read_json, read_text, str_item
-from .procedural import SoundSpec, caption, random_spec, render
+from .procedural import STEADY_TONE, SoundSpec, caption, random_spec, render
 
 
 class _CaptionedDataset(Dataset):
@@ -33,18 +33,24 @@ class _CaptionedDataset(Dataset):
 class ProceduralDataset(_CaptionedDataset):
     """Index i always yields the same example (seeded), so every rank/epoch agrees on what it saw.
     ``caption_variants`` > 1 gives each example that many differently worded captions of one sound
-    (``captions``); latent caches keep them all and each training draw picks one."""
+    (``captions``); latent caches keep them all and each training draw picks one.
+    ``steady_tone_share`` of the examples are steady, unfaded sines (any pitch and pan)."""
 
-    def __init__(self, size: int, samples: int, sample_rate: int, seed: int = 0, caption_variants: int = 1):
+    def __init__(self, size: int, samples: int, sample_rate: int, seed: int = 0, caption_variants: int = 1,
+                 steady_tone_share: float = 0.0):
+        if not 0.0 <= steady_tone_share <= 1.0:
+            raise ValueError(f"steady_tone_share must be in [0, 1], got {steady_tone_share}")
         self.size, self.samples, self.sample_rate, self.seed = size, samples, sample_rate, seed
-        self.caption_variants = caption_variants
+        self.caption_variants, self.steady_tone_share = caption_variants, steady_tone_share
 
     def __len__(self) -> int:
         return self.size
 
     def example(self, index: int) -> tuple[SoundSpec, list[str]]:
         rng = random.Random(self.seed * 1_000_003 + index)
-        spec = random_spec(rng)
+        # no draw without steady tones: the examples of existing recipes stay what they were
+        steady = self.steady_tone_share > 0 and rng.random() < self.steady_tone_share
+        spec = random_spec(rng, STEADY_TONE if steady else None)
         return spec, [caption(spec, rng) for _ in range(self.caption_variants)]
 
     def captions(self, index: int) -> list[str]:

@@ -28,6 +28,9 @@ PITCH_RANGES = {"low": (80.0, 160.0), "mid": (220.0, 440.0), "high": (620.0, 120
 PULSE_RATES = {"steady": 0.0, "slow": 2.0, "fast": 6.0}
 PAN_GAINS = {"left": (1.0, 0.15), "center": (0.7, 0.7), "right": (0.15, 1.0)}
 RELEASE_SECONDS = 0.05  # every rendered sound fades out over its last 50 ms
+# A steady, unfaded sine: the plainest sound with a pitch and a pan. A VAE trained on the mixed
+# procedural sounds alone keeps either pitch or pan in its latent, not both (see the model card).
+STEADY_TONE = {"waveform": "sine", "pulse": "steady", "fade": "none"}
 
 # Caption vocabulary. Synonyms per attribute value; the held-out evaluation phrasings (below) are
 # kept out of these lists so that the held-out set measures generalisation.

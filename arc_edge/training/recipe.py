@@ -46,6 +46,7 @@ class VAEOptions(CommonOptions):
     crop: int = opt(32768, low=2048)  # samples per training crop
     kl_weight: float = opt(1e-4, low=0.0)
     ffts: list[int] = opt([2048, 512, 128], low=16, high=65536)
+    stft_weight: float = opt(1.0, low=0.0)  # multi-resolution STFT loss (spectral convergence + log magnitude)
     mid_side_weight: float = opt(1.0, low=0.0)  # spectral convergence on L+R and L-R as well
     mid_side_from_step: int = opt(0, low=0)  # switch the mid/side term on here (a per-channel-only warm-up before)
     log_floor: float = opt(1e-5, low=0.0, low_open=True)  # STFT magnitude floor of the log-magnitude term
@@ -66,6 +67,10 @@ class VAEOptions(CommonOptions):
     # and a narrow posterior (std softplus(initial_scale_bias)), see oobleck.signal_preserving_init
     init: str = opt("torch", choices=("torch", "signal_preserving"))
     initial_scale_bias: float = opt(-4.0, low=-20.0, high=20.0)
+    # share of procedural examples that are steady, unfaded sines (any pitch, any pan), and a warm-up
+    # of that many first steps on such tones alone; with them the latent keeps pitch and pan
+    steady_tone_share: float = opt(0.0, low=0.0, high=1.0)
+    tone_warmup_steps: int = opt(0, low=0)
 
 
 @dataclass

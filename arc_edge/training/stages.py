@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..data.datasets import ProceduralDataset
 from ..errors import ConfigError
 from ..melscale import mel_filterbank
 from ..models.conditioners import TextEncoder, conditioning
@@ -76,9 +77,13 @@ class VAEStage:
         self.opt = _adamw(self.objective, opts.lr, opts.weight_decay)
         self.mel = (mel_filterbank(pipeline.cfg.sample_rate, 2048, 64, 40.0, pipeline.cfg.sample_rate / 2).to(env.device)
                     if opts.mel_weight > 0 else None)
+        cfg = pipeline.cfg
+        self.warmup_tones = (ProceduralDataset(opts.dataset_size, cfg.sample_size, cfg.sample_rate, seed=opts.seed,
+                                               steady_tone_share=1.0) if opts.tone_warmup_steps else None)
 
     def step(self, gen: torch.Generator, index: int) -> dict[str, float]:
-        audio = draw_batch(self.data, self.opts.batch_size, gen)["audio"].to(self.env.device)
+        data = self.warmup_tones if index < self.opts.tone_warmup_steps else self.data
+        audio = draw_batch(data, self.opts.batch_size, gen)["audio"].to(self.env.device)
         crop = min(self.opts.crop, audio.shape[-1])
         start = int(torch.randint(audio.shape[-1] - crop + 1, (1,), generator=gen))
         audio = audio[..., start:start + crop]
@@ -88,9 +93,10 @@ class VAEStage:
         ms_weight = self.opts.mid_side_weight if index >= self.opts.mid_side_from_step else 0.0
         # before spectral_from_step the magnitude terms are logged but not trained on
         spectral = 1.0 if index >= self.opts.spectral_from_step else 0.0
-        terms = {"stft": (spectral, losses.stereo_stft_loss(recon, audio, tuple(self.opts.ffts), ms_weight,
-                                                             self.opts.log_floor)),
-                 "kl": (self.opts.kl_weight, losses.vae_kl(mean, std))}
+        terms = {"kl": (self.opts.kl_weight, losses.vae_kl(mean, std))}
+        if self.opts.stft_weight > 0:
+            terms["stft"] = (spectral * self.opts.stft_weight,
+                             losses.stereo_stft_loss(recon, audio, tuple(self.opts.ffts), ms_weight, self.opts.log_floor))
         if self.opts.envelope_weight > 0:
             terms["envelope"] = (spectral * self.opts.envelope_weight, losses.envelope_loss(recon, audio))
         if self.opts.mel_weight > 0:
