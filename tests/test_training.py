@@ -290,6 +290,26 @@ def test_vae_tone_warmup_steps_draw_only_steady_tones_then_the_given_data(tiny_c
         stage.step(step_generator(0, 2, 0), 2)
 
 
+def test_unit_latents_sets_the_pretransform_scale_so_the_datas_latents_have_unit_std(tiny_cfg, tmp_path):
+    data = ProceduralDataset(12, 8192, tiny_cfg.sample_rate)
+    pipe = _fresh(tiny_cfg)
+    audio = torch.stack([data[i]["audio"] for i in range(12)])
+    with torch.no_grad():
+        before = pipe.posterior(audio)[0]
+        reconstruction = pipe.decode(before)
+    assert pipe.cfg.pretransform.scale == 1.0 and abs(before.std().item() - 1.0) > 0.1  # a fresh VAE's are not
+    stage = VAEStage(pipe, VAEOptions(unit_latents=True), CPU, data, tmp_path, fresh=True)
+    exported = stage.export_pipeline()
+    with torch.no_grad():
+        after = exported.posterior(audio)[0]
+        assert after.std().item() == pytest.approx(1.0, rel=2e-3)
+        # the scale divides after encoding and multiplies before decoding: the sound is the same
+        assert torch.allclose(exported.decode(after), reconstruction, atol=1e-5)
+    assert exported.cfg.raw["model"]["pretransform"]["scale"] == pytest.approx(before.std().item(), rel=2e-3)
+    assert VAEStage(_fresh(tiny_cfg), VAEOptions(), CPU, data, tmp_path, fresh=True).export_pipeline().cfg \
+        .pretransform.scale == 1.0
+
+
 def test_steady_tone_share_with_a_manifest_is_a_one_line_error(tmp_path):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"path": "a.wav", "caption": "a tone"}\n')

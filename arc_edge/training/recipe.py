@@ -71,6 +71,10 @@ class VAEOptions(CommonOptions):
     # of that many first steps on such tones alone; with them the latent keeps pitch and pan
     steady_tone_share: float = opt(0.0, low=0.0, high=1.0)
     tone_warmup_steps: int = opt(0, low=0)
+    # set the saved model's pretransform scale so that the latents of the training data have unit std,
+    # the scale of the diffusion noise (the reference divides latents by it). A VAE trained without
+    # the magnitude terms has latents of std ~0.1, and a DiT trained on those at scale 1 made noise.
+    unit_latents: bool = opt(False)
 
 
 @dataclass

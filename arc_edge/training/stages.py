@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..config import ModelConfig, parse_config
 from ..data.datasets import ProceduralDataset
 from ..errors import ConfigError
 from ..melscale import mel_filterbank
@@ -125,7 +126,34 @@ class VAEStage:
         self.opt.load_state_dict(state["opt"])
 
     def export_pipeline(self) -> ArcPipeline:
+        if self.opts.unit_latents:
+            self.pipeline.cfg = with_latent_scale(self.pipeline.cfg, latent_std(self.pipeline, self.data))
         return self.pipeline
+
+
+LATENT_STD_CLIPS = 32  # the first clips of the data: enough for a std within a few percent, ~10 s on 2 cores
+
+
+def latent_std(pipeline: ArcPipeline, data, clips: int = LATENT_STD_CLIPS, batch: int = 8) -> float:
+    """Std of the VAE posterior's means (before the pretransform scale) over the data's first clips."""
+    vae = pipeline.pretransform.model
+    sums = torch.zeros(2, dtype=torch.float64)
+    count = 0
+    with torch.no_grad():
+        for start in range(0, min(clips, len(data)), batch):
+            audio = torch.stack([data[i]["audio"] for i in range(start, min(start + batch, clips, len(data)))])
+            mean = vae_split(vae.encoder(audio.to(next(vae.parameters()).device)))[0].double()
+            sums += torch.stack([mean.sum(), (mean * mean).sum()]).cpu()
+            count += mean.numel()
+    average = sums[0] / count
+    return float((sums[1] / count - average * average).clamp_min(1e-12).sqrt())
+
+
+def with_latent_scale(cfg: ModelConfig, scale: float) -> ModelConfig:
+    """``cfg`` with its pretransform scale set to ``scale`` (4 significant digits, as a config reads)."""
+    raw = copy.deepcopy(cfg.raw)
+    raw["model"]["pretransform"]["scale"] = float(f"{scale:.4g}")
+    return parse_config(raw, "the trained VAE's config")
 
 
 class _Denoiser(nn.Module):
