@@ -310,6 +310,23 @@ def test_unit_latents_sets_the_pretransform_scale_so_the_datas_latents_have_unit
         .pretransform.scale == 1.0
 
 
+def test_rf_on_audio_encodes_in_the_latent_scale_of_the_cache_and_the_decoder(tiny_cfg):
+    """Audio data is encoded on the fly; its latents must be divided by the pretransform scale as the
+    latent cache's and generation's are (decode multiplies by it), or a VAE with scale != 1 trains a
+    DiT on latents that decode to the wrong level."""
+    from arc_edge.training.stages import _latents, with_latent_scale
+
+    pipe = _fresh(tiny_cfg)
+    pipe.cfg = with_latent_scale(pipe.cfg, 4.0)
+    audio = torch.stack([ProceduralDataset(2, 8192, tiny_cfg.sample_rate)[i]["audio"] for i in range(2)])
+    got = _latents({"audio": audio}, pipe, torch.Generator().manual_seed(3), torch.device("cpu"))
+    with torch.no_grad():
+        mean, std = pipe.posterior(audio)
+    noise = torch.randn(mean.shape, generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(got, mean + std * noise, atol=1e-6)
+    assert torch.allclose(pipe.decode(mean), pipe.pretransform.model.decode(mean * 4.0), atol=1e-6)
+
+
 def test_steady_tone_share_with_a_manifest_is_a_one_line_error(tmp_path):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"path": "a.wav", "caption": "a tone"}\n')

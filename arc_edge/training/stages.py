@@ -176,8 +176,8 @@ class _Denoiser(nn.Module):
 def _latents(batch: dict, pipeline: ArcPipeline, gen: torch.Generator, device: torch.device) -> torch.Tensor:
     if "latent" in batch:
         return batch["latent"].to(device)
-    with torch.no_grad():  # encode audio on the fly with the frozen VAE
-        mean, std = vae_split(pipeline.pretransform.model.encoder(batch["audio"].to(device)))
+    with torch.no_grad():  # encode audio on the fly with the frozen VAE, in the latent scale the cache has
+        mean, std = pipeline.posterior(batch["audio"].to(device))
         return mean + std * torch.randn(mean.shape, generator=gen).to(device)
 
 
