@@ -1,5 +1,6 @@
 """Training: losses (hand-computed), derangement, discriminator build, stages learn, DDP, resume."""
 
+import json
 import math
 import os
 import signal
@@ -18,6 +19,7 @@ from arc_edge.training.batches import draw_batch, step_generator, tokenize_batch
 from arc_edge.training.discriminator import ARCDiscriminator
 from arc_edge.training.distributed import DistEnv
 from arc_edge.training.latent_cache import encode_dataset
+from arc_edge.training.loop import load_checkpoint
 from arc_edge.training.recipe import ARCOptions, RFOptions, VAEOptions
 from arc_edge.training.stages import ARCStage, RFStage, VAEStage, initialise_vae_weights
 
@@ -325,6 +327,21 @@ def test_rf_on_audio_encodes_in_the_latent_scale_of_the_cache_and_the_decoder(ti
     noise = torch.randn(mean.shape, generator=torch.Generator().manual_seed(3))
     assert torch.allclose(got, mean + std * noise, atol=1e-6)
     assert torch.allclose(pipe.decode(mean), pipe.pretransform.model.decode(mean * 4.0), atol=1e-6)
+
+
+def test_resume_continues_on_the_runs_own_data_and_refuses_other_data(tmp_path):
+    run = tmp_path / "run"
+    base = ("train", "vae", "--out", run, "--batch-size", "1", "--set", "crop=8192", "--set", "dataset_size=2")
+    assert _cli(*base, "--steps", "1").returncode == 0
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"path": "a.wav", "caption": "a tone"}\n')
+    r = _cli(*base, "--steps", "2", "--resume", "--data", manifest)
+    assert r.returncode == 2 and "was trained on --data procedural" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = _cli(*base, "--steps", "2", "--resume")  # no --data: the run's own
+    assert r.returncode == 0, r.stderr
+    assert json.loads((run / "recipe.json").read_text())["data"] == "procedural"
+    assert load_checkpoint(run)["step"] == 2
 
 
 def test_steady_tone_share_with_a_manifest_is_a_one_line_error(tmp_path):

@@ -18,8 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                  "or the evaluation embedder (clap)")
     p.add_argument("stage", choices=STAGES, help="what to train")
     p.add_argument("--recipe", type=Path, default=None, help="TOML recipe (default: the built-in default.toml)")
-    p.add_argument("--data", default="procedural",
-                   help="'procedural', a manifest (.jsonl/.csv: path, caption[, seconds]) or a latent cache dir")
+    p.add_argument("--data", default=None,
+                   help="'procedural' (default), a manifest (.jsonl/.csv: path, caption[, seconds]) or a latent cache "
+                        "dir; --resume uses the run's own")
     p.add_argument("--init", type=Path, default=None, help="model directory to start from (rf, arc, encode)")
     p.add_argument("--t5", type=Path, default=None, help="local T5 folder for --init (default: INIT/t5)")
     p.add_argument("--model-config", default="tiny",
@@ -103,6 +104,28 @@ def _prepare_out(args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True)
 
 
+def data_spec(spec: str) -> str:
+    """``--data`` as a run records it: 'procedural' or the absolute path (a resume may start elsewhere)."""
+    return spec if spec == "procedural" else str(Path(spec).resolve())
+
+
+def _resumed_data(args: argparse.Namespace) -> str:
+    """The data a resumed run continues on: its recorded --data; another --data is refused."""
+    import json
+
+    from ..errors import InputError
+
+    try:
+        recorded = json.loads((args.out / "recipe.json").read_text()).get("data")
+    except (OSError, ValueError, AttributeError):
+        recorded = None  # a run from before the data was recorded: the --data given (or procedural)
+    given = data_spec(args.data) if args.data is not None else None
+    if recorded is not None and given is not None and given != recorded:
+        raise InputError(f"{args.out} was trained on --data {recorded}; resume it with that data (or leave --data "
+                         "out), or start a new run")
+    return recorded or given or "procedural"
+
+
 def run_stage(args: argparse.Namespace, stage: str) -> Path:
     import json
 
@@ -124,11 +147,12 @@ def run_stage(args: argparse.Namespace, stage: str) -> Path:
             from ..training.stages import initialise_vae_weights
             initialise_vae_weights(pipeline, opts)
         cfg = pipeline.cfg
-    data = make_dataset(args.data, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
+    spec = _resumed_data(args) if args.resume else data_spec(args.data or "procedural")
+    data = make_dataset(spec, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
                         caption_variants=getattr(opts, "caption_variants", 1),
                         steady_tone_share=getattr(opts, "steady_tone_share", 0.0))
     _prepare_out(args)
-    return train(stage, pipeline, opts, data, args.out, ckpt)
+    return train(stage, pipeline, opts, data, args.out, ckpt, data_spec=spec)
 
 
 def run_encode(args: argparse.Namespace) -> Path:
@@ -137,7 +161,7 @@ def run_encode(args: argparse.Namespace) -> Path:
 
     opts = load_recipe(args.recipe or builtin_recipe("default"), "rf")
     pipeline = _pipeline_for(args, "encode")
-    data = make_dataset(args.data, pipeline.cfg, opts.dataset_size, opts.seed, latents_allowed=False,
+    data = make_dataset(args.data or "procedural", pipeline.cfg, opts.dataset_size, opts.seed, latents_allowed=False,
                         caption_variants=opts.caption_variants)
     encode_dataset(pipeline, data, args.out, force=args.force)
     return args.out

@@ -109,8 +109,9 @@ def _write_samples(run_dir: Path, pipeline: ArcPipeline, step: int, stage_name: 
 
 
 def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Path,
-          ckpt: dict | None = None) -> Path:
-    """Run a stage from ``pipeline``, or resume it from ``ckpt`` (``load_checkpoint``); returns the model dir."""
+          ckpt: dict | None = None, data_spec: str | None = None) -> Path:
+    """Run a stage from ``pipeline``, or resume it from ``ckpt`` (``load_checkpoint``); returns the model dir.
+    ``data_spec`` (what ``--data`` named) is recorded in recipe.json, for --resume."""
     env = distributed.setup()
     distributed.barrier(env)  # rank 0 has prepared the run directory
     run_dir = Path(run_dir)
@@ -129,7 +130,8 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
         start = int(ckpt["step"])
         torch.set_rng_state(ckpt["rng"])  # dropout draws from the global generator
     if env.is_main:
-        (run_dir / "recipe.json").write_text(json.dumps({"stage": stage_name, **asdict(opts)}, indent=2))
+        recorded = {"stage": stage_name, **({"data": data_spec} if data_spec else {}), **asdict(opts)}
+        (run_dir / "recipe.json").write_text(json.dumps(recorded, indent=2))
     metrics_path = run_dir / "metrics.csv"
     t0 = time.perf_counter()
     # a with-block closes the bar when a step raises, so the error line is not glued to it
