@@ -23,7 +23,7 @@ from ..audio_io import write_wav
 from ..checkpoint import save_model_dir
 from ..config import parse_config
 from ..errors import CheckpointError, InputError, first_line
-from ..fileio import atomic_file
+from ..fileio import atomic_file, write_json
 from ..generate import DEFAULT_PROMPT, GenerationRequest, generate
 from ..models.pipeline import ArcPipeline
 from ..tokenizer import PromptTokenizer
@@ -131,7 +131,7 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
         torch.set_rng_state(ckpt["rng"])  # dropout draws from the global generator
     if env.is_main:
         recorded = {"stage": stage_name, **({"data": data_spec} if data_spec else {}), **asdict(opts)}
-        (run_dir / "recipe.json").write_text(json.dumps(recorded, indent=2))
+        write_json(run_dir / "recipe.json", recorded)  # atomic: a resume reads the run's data from it
     metrics_path = run_dir / "metrics.csv"
     t0 = time.perf_counter()
     # a with-block closes the bar when a step raises, so the error line is not glued to it
