@@ -118,7 +118,9 @@ def _resumed_data(args: argparse.Namespace) -> str:
     try:
         recorded = json.loads((args.out / "recipe.json").read_text()).get("data")
     except (OSError, ValueError, AttributeError):
-        recorded = None  # a run from before the data was recorded: the --data given (or procedural)
+        recorded = None
+    if not isinstance(recorded, str):  # a run from before the data was recorded: the --data given (or procedural)
+        recorded = None
     given = data_spec(args.data) if args.data is not None else None
     if recorded is not None and given is not None and given != recorded:
         raise InputError(f"{args.out} was trained on --data {recorded}; resume it with that data (or leave --data "

@@ -136,17 +136,12 @@ LATENT_STD_CLIPS = 32  # the first clips of the data: enough for a std within a 
 
 def latent_std(pipeline: ArcPipeline, data, clips: int = LATENT_STD_CLIPS, batch: int = 8) -> float:
     """Std of the VAE posterior's means (before the pretransform scale) over the data's first clips."""
-    vae = pipeline.pretransform.model
-    sums = torch.zeros(2, dtype=torch.float64)
-    count = 0
+    n = min(clips, len(data))
+    device = next(pipeline.pretransform.parameters()).device
     with torch.no_grad():
-        for start in range(0, min(clips, len(data)), batch):
-            audio = torch.stack([data[i]["audio"] for i in range(start, min(start + batch, clips, len(data)))])
-            mean = vae_split(vae.encoder(audio.to(next(vae.parameters()).device)))[0].double()
-            sums += torch.stack([mean.sum(), (mean * mean).sum()]).cpu()
-            count += mean.numel()
-    average = sums[0] / count
-    return float((sums[1] / count - average * average).clamp_min(1e-12).sqrt())
+        means = [pipeline.posterior(torch.stack([data[i]["audio"] for i in range(start, min(start + batch, n))])
+                                    .to(device))[0] for start in range(0, n, batch)]
+    return float(torch.cat(means).std()) * pipeline.cfg.pretransform.scale
 
 
 def with_latent_scale(cfg: ModelConfig, scale: float) -> ModelConfig:
