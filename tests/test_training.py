@@ -344,6 +344,40 @@ def test_resume_continues_on_the_runs_own_data_and_refuses_other_data(tmp_path):
     assert load_checkpoint(run)["step"] == 2
 
 
+def test_resume_continues_on_the_runs_own_options_and_names_the_changed_ones(tmp_path):
+    run = tmp_path / "run"
+    base = ("train", "vae", "--out", run, "--batch-size", "1", "--set", "crop=8192", "--set", "dataset_size=2")
+    assert _cli(*base, "--steps", "1", "--set", "kl_weight=0.5", "--set", "mse_weight=3").returncode == 0
+    r = _cli("train", "vae", "--out", run, "--resume", "--steps", "2")  # no --set: the run's own options
+    assert r.returncode == 0, r.stderr
+    assert "changed options" not in r.stdout
+    recorded = json.loads((run / "recipe.json").read_text())
+    assert (recorded["kl_weight"], recorded["mse_weight"], recorded["crop"], recorded["steps"]) == (0.5, 3.0, 8192, 2)
+    r = _cli("train", "vae", "--out", run, "--resume", "--steps", "3", "--set", "kl_weight=0.25")
+    assert r.returncode == 0, r.stderr
+    assert "changed options: kl_weight 0.5 -> 0.25" in r.stdout
+    recorded = json.loads((run / "recipe.json").read_text())
+    assert (recorded["kl_weight"], recorded["mse_weight"]) == (0.25, 3.0)
+    # a recorded value no recipe could hold is refused in one line, and the checkpoint is untouched
+    (run / "recipe.json").write_text(json.dumps({**recorded, "lr": -1.0}))
+    r = _cli("train", "vae", "--out", run, "--resume", "--steps", "4")
+    assert r.returncode == 2 and "recipe.json" in r.stderr and "lr" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert load_checkpoint(run)["step"] == 3
+
+
+def test_a_resume_refused_for_a_broken_checkpoint_leaves_no_tokenizer_file(tmp_path):
+    run = tmp_path / "run"
+    assert _cli("train", "vae", "--out", run, "--batch-size", "1", "--steps", "1", "--set", "crop=8192",
+                "--set", "dataset_size=2").returncode == 0
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
+    ckpt["pipeline"] = {k: v for i, (k, v) in enumerate(ckpt["pipeline"].items()) if i}  # one weight missing
+    torch.save(ckpt, run / "checkpoint.pt")
+    r = _cli("train", "vae", "--out", run, "--resume", "--steps", "2")
+    assert r.returncode != 0 and "does not match its own config" in r.stderr
+    assert not (run / "resume_spiece.model").exists()
+
+
 def test_steady_tone_share_with_a_manifest_is_a_one_line_error(tmp_path):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"path": "a.wav", "caption": "a tone"}\n')

@@ -109,16 +109,11 @@ def data_spec(spec: str) -> str:
     return spec if spec == "procedural" else str(Path(spec).resolve())
 
 
-def _resumed_data(args: argparse.Namespace) -> str:
+def _resumed_data(args: argparse.Namespace, record: dict) -> str:
     """The data a resumed run continues on: its recorded --data; another --data is refused."""
-    import json
-
     from ..errors import InputError
 
-    try:
-        recorded = json.loads((args.out / "recipe.json").read_text()).get("data")
-    except (OSError, ValueError, AttributeError):
-        recorded = None
+    recorded = record.get("data")
     if not isinstance(recorded, str):  # a run from before the data was recorded: the --data given (or procedural)
         recorded = None
     given = data_spec(args.data) if args.data is not None else None
@@ -128,17 +123,34 @@ def _resumed_data(args: argparse.Namespace) -> str:
     return recorded or given or "procedural"
 
 
+def _stage_options(args: argparse.Namespace, stage: str, record: dict):
+    """The stage's options: a resume continues on the run's recorded ones, changed only by what this command
+    gives (--recipe, --set, --steps, --batch-size), and says which it changed."""
+    from dataclasses import asdict
+
+    from ..training.loop import RUN_RECORD
+    from ..training.recipe import builtin_recipe, changed_options, load_recipe, recorded_options
+
+    flags = {"steps": args.steps, "batch_size": args.batch_size}
+    overrides = {**parse_overrides(args.set), **{k: v for k, v in flags.items() if v is not None}}
+    recorded = recorded_options(record, stage, str(args.out / RUN_RECORD)) if args.resume else None
+    if recorded is None:
+        return load_recipe(args.recipe or builtin_recipe("default"), stage, overrides)
+    opts = load_recipe(args.recipe, stage, overrides, base=asdict(recorded))
+    changed = [c for c in changed_options(recorded, opts) if not c.startswith("steps ")]
+    if changed:
+        print(f"resuming {args.out} with changed options: {'; '.join(changed)}")
+    return opts
+
+
 def run_stage(args: argparse.Namespace, stage: str) -> Path:
     import json
 
     from ..config import parse_config
-    from ..training.loop import load_checkpoint, train
-    from ..training.recipe import builtin_recipe, load_recipe
+    from ..training.loop import load_checkpoint, read_run_record, train
 
-    recipe = args.recipe or builtin_recipe("default")
-    flags = {"steps": args.steps, "batch_size": args.batch_size}
-    overrides = {**parse_overrides(args.set), **{k: v for k, v in flags.items() if v is not None}}
-    opts = load_recipe(recipe, stage, overrides)
+    record = read_run_record(args.out) if args.resume else {}
+    opts = _stage_options(args, stage, record)
     pipeline, ckpt = None, None
     if args.resume:  # read once: it holds the config the data needs and everything train() resumes
         ckpt = load_checkpoint(args.out)
@@ -149,7 +161,7 @@ def run_stage(args: argparse.Namespace, stage: str) -> Path:
             from ..training.stages import initialise_vae_weights
             initialise_vae_weights(pipeline, opts)
         cfg = pipeline.cfg
-    spec = _resumed_data(args) if args.resume else data_spec(args.data or "procedural")
+    spec = _resumed_data(args, record) if args.resume else data_spec(args.data or "procedural")
     data = make_dataset(spec, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
                         caption_variants=getattr(opts, "caption_variants", 1),
                         steady_tone_share=getattr(opts, "steady_tone_share", 0.0))

@@ -38,15 +38,33 @@ SAMPLE_PROMPTS = (DEFAULT_PROMPT, "a high sawtooth on the right fading out")
 def pipeline_from_checkpoint(ckpt: dict, run_dir: Path) -> ArcPipeline:
     cfg = parse_config(json.loads(ckpt["config"]), f"{run_dir / CHECKPOINT}")
     pipeline = ArcPipeline(cfg)
-    spm_file = run_dir / "resume_spiece.model"
-    spm_file.write_bytes(bytes(ckpt["tokenizer"].tolist()))
-    pipeline.tokenizer = PromptTokenizer(spm_file, cfg.prompt.max_length)
     try:
         pipeline.load_state_dict(ckpt["pipeline"])
     except RuntimeError as exc:
         raise CheckpointError(f"{run_dir / CHECKPOINT} does not match its own config ({first_line(exc)}); "
                               "start a new run") from None
+    # the tokenizer is written only once the weights have loaded: a refused resume leaves no file behind
+    spm_file = run_dir / "resume_spiece.model"
+    with atomic_file(spm_file) as tmp:
+        tmp.write_bytes(bytes(ckpt["tokenizer"].tolist()))
+    try:
+        pipeline.tokenizer = PromptTokenizer(spm_file, cfg.prompt.max_length)
+    except CheckpointError:
+        spm_file.unlink()
+        raise
     return pipeline
+
+
+RUN_RECORD = "recipe.json"
+
+
+def read_run_record(run_dir: Path) -> dict:
+    """What a run recorded of itself (stage, --data, options), or {} for a run without a readable record."""
+    try:
+        record = json.loads((Path(run_dir) / RUN_RECORD).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 # what a checkpoint must hold, and of which type, before anything trusts it
@@ -131,7 +149,7 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
         torch.set_rng_state(ckpt["rng"])  # dropout draws from the global generator
     if env.is_main:
         recorded = {"stage": stage_name, **({"data": data_spec} if data_spec else {}), **asdict(opts)}
-        write_json(run_dir / "recipe.json", recorded)  # atomic: a resume reads the run's data from it
+        write_json(run_dir / RUN_RECORD, recorded)  # atomic: a resume reads the run's data and options from it
     metrics_path = run_dir / "metrics.csv"
     t0 = time.perf_counter()
     # a with-block closes the bar when a step raises, so the error line is not glued to it

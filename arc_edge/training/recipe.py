@@ -166,8 +166,10 @@ def _build(cls: type, table: dict[str, Any], where: str):
     return opts
 
 
-def load_recipe(path: Path | None, stage: str, overrides: dict[str, Any] | None = None):
-    """Options for ``stage`` from the recipe's ``[stage]`` table (or defaults), then ``overrides``."""
+def load_recipe(path: Path | None, stage: str, overrides: dict[str, Any] | None = None,
+                base: dict[str, Any] | None = None):
+    """Options for ``stage``: ``base`` (checked options, e.g. a resumed run's), then the recipe's ``[stage]``
+    table (defaults where neither sets one), then ``overrides``."""
     table: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -181,8 +183,23 @@ def load_recipe(path: Path | None, stage: str, overrides: dict[str, Any] | None 
         table = raw.get(stage, {})
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{stage}] must be a table of options")
-    table = {**table, **(overrides or {})}
+    table = {**(base or {}), **table, **(overrides or {})}
     return _build(STAGE_OPTIONS[stage], table, f"recipe [{stage}]" if path is None else f"{path} [{stage}]")
+
+
+def recorded_options(record: dict[str, Any], stage: str, where: str):
+    """The ``stage`` options a run recorded (``record``: its recipe.json), checked like a recipe's; None when
+    the record is of another stage or holds no options (a run from before options were recorded)."""
+    table = {k: v for k, v in record.items() if k in {f.name for f in fields(STAGE_OPTIONS[stage])}}
+    if record.get("stage") != stage or not table:
+        return None
+    return _build(STAGE_OPTIONS[stage], table, where)
+
+
+def changed_options(before, after) -> list[str]:
+    """``name old -> new`` for each option that differs between two option sets of one stage."""
+    return [f"{f.name} {getattr(before, f.name)!r} -> {getattr(after, f.name)!r}" for f in fields(before)
+            if getattr(before, f.name) != getattr(after, f.name)]
 
 
 def builtin_recipe(name: str) -> Path:
