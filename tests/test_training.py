@@ -163,6 +163,19 @@ def test_waveform_and_dc_terms_see_what_magnitude_spectra_miss():
     assert losses.waveform_loss(offset, tone).item() == pytest.approx(0.1, abs=1e-3)
 
 
+def test_band_split_mse_asks_for_the_phase_of_low_partials_only():
+    t = torch.arange(8820) / 44100  # 0.2 s: 440 Hz and 5000 Hz are whole numbers of cycles, so no leakage
+    low, high = torch.sin(2 * math.pi * 440 * t), 0.5 * torch.sin(2 * math.pi * 5000 * t)
+    target = (low + high)[None, None]
+    assert torch.allclose(losses.lowpass(target, 44100, 1500.0), low[None, None], atol=1e-4)
+    assert torch.allclose(losses.highpass(target, 44100, 1500.0), high[None, None], atol=1e-4)
+    flipped_high = (low - high)[None, None]  # the harmonic's phase flipped
+    assert losses.waveform_mse(flipped_high, target, 44100, 1500.0).item() < 1e-8
+    assert losses.waveform_mse(flipped_high, target).item() == pytest.approx(0.5, rel=1e-3)  # full band: 4 * 0.125
+    flipped_low = (-low + high)[None, None]
+    assert losses.waveform_mse(flipped_low, target, 44100, 1500.0).item() == pytest.approx(2.0, rel=1e-3)
+
+
 def test_log_floor_bounds_the_log_term_of_empty_bins():
     t = torch.arange(4096) / 44100
     tone = torch.sin(2 * math.pi * 440 * t)[None, None]
@@ -456,7 +469,7 @@ def test_rf_alignment_term_trains_the_text_encoder_to_tell_captions_apart(tiny_c
     assert any(not torch.equal(b, p) for b, p in zip(text_before, pipe.text_encoder.parameters(), strict=True))
     # the heads are training state: saved for an exact resume, refused by a run without them
     assert "alignment" in stage.state()
-    with pytest.raises(ConfigError, match="disagree on alignment_weight"):
+    with pytest.raises(ConfigError, match="cannot switch alignment_weight"):
         RFStage(_fresh(tiny_cfg), RFOptions(batch_size=4), CPU, data, tmp_path, fresh=False).load_state(stage.state())
 
 
@@ -619,3 +632,19 @@ def test_fresh_vae_learns_a_steady_tone_from_the_waveform_mse(tiny_cfg, tmp_path
     for got, f in zip(recon[:, 0, 1024:3072], (300.0, 900.0), strict=True):
         spectrum = torch.fft.rfft((got - got.mean()) * torch.hann_window(2048)).abs()
         assert abs(float(spectrum.argmax()) * sr / 2048 - f) < 2 * sr / 2048
+
+
+def test_band_split_options_change_what_the_mse_and_magnitude_terms_see(tiny_cfg, tmp_path):
+    sr, n = tiny_cfg.sample_rate, 4096
+    t = torch.arange(n) / sr
+    audio = torch.stack([0.4 * torch.sin(2 * math.pi * f * t).expand(2, n) for f in (300.0, 900.0)])
+    data = [{"audio": a, "caption": "", "captions": [""], "seconds": n / sr} for a in audio]
+
+    def first_step(**split) -> dict[str, float]:
+        opts = VAEOptions(batch_size=2, crop=n, mse_weight=1.0, mel_weight=1.0, **split)
+        return VAEStage(_fresh(tiny_cfg), opts, CPU, data, tmp_path, fresh=True).step(step_generator(0, 0, 0), 0)
+
+    full, split = first_step(), first_step(mse_lowpass_hz=1500.0, spectral_highpass_hz=1500.0)
+    for term in ("stft", "mel", "mse"):
+        assert split[term] != pytest.approx(full[term], rel=1e-3), term
+    assert split["kl"] == pytest.approx(full["kl"])  # the same weights, draws and latents: only the terms differ

@@ -165,11 +165,26 @@ def waveform_loss(pred: torch.Tensor, target: torch.Tensor, pools: tuple[int, ..
     return total / len(pools)
 
 
-def waveform_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean-squared error between waveforms. Unlike the magnitude spectra its gradient says where each
-    partial's phase should be, so a decoder that makes silence or a wrong carrier can reach the tone
-    (a probe: four steady sines, tiny VAE, 50 steps: exact tones with this term; silence with the
-    STFT terms, alone or beside it)."""
+def lowpass(x: torch.Tensor, sample_rate: int, cutoff_hz: float) -> torch.Tensor:
+    """``x`` [..., T] without its partials above ``cutoff_hz`` (an FFT brick wall over the whole crop)."""
+    freqs = torch.fft.rfftfreq(x.shape[-1], 1.0 / sample_rate, device=x.device)
+    return torch.fft.irfft(torch.fft.rfft(x) * (freqs <= cutoff_hz), n=x.shape[-1])
+
+
+def highpass(x: torch.Tensor, sample_rate: int, cutoff_hz: float) -> torch.Tensor:
+    """``x`` [..., T] without its partials at or below ``cutoff_hz`` (the complement of ``lowpass``)."""
+    return x - lowpass(x, sample_rate, cutoff_hz)
+
+
+def waveform_mse(pred: torch.Tensor, target: torch.Tensor, sample_rate: int = 44100, cutoff_hz: float = 0.0
+                 ) -> torch.Tensor:
+    """Mean-squared error between waveforms, below ``cutoff_hz`` if one is given (> 0). Unlike the
+    magnitude spectra its gradient says where each partial's phase should be, so a decoder that makes
+    silence or a wrong carrier can reach the tone (a probe: four steady sines, tiny VAE, 50 steps: exact
+    tones with this term; silence with the STFT terms, alone or beside it). Over the whole band it also
+    asks for the phase of every harmonic and of noise, which the decoder answers by leaving them out."""
+    if cutoff_hz > 0:
+        pred, target = lowpass(pred, sample_rate, cutoff_hz), lowpass(target, sample_rate, cutoff_hz)
     return F.mse_loss(pred, target)
 
 

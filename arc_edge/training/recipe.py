@@ -58,6 +58,13 @@ class VAEOptions(CommonOptions):
     # waveform mean-squared error: the one term whose gradient points at the target's phase. From a
     # fresh decoder (or a wrong carrier) the magnitude terms give no path to a tone, only to silence.
     mse_weight: float = opt(0.0, low=0.0)
+    # > 0: the MSE counts only below this frequency (where the pitches are), leaving harmonics and noise
+    # to the phase-blind terms; over the whole band the MSE decoder dropped them (-15 to -40 dB above 2 kHz)
+    mse_lowpass_hz: float = opt(0.0, low=0.0)
+    # > 0: the STFT and mel terms see only what lies above this frequency; with mse_lowpass_hz at the same
+    # value the band splits in two: the MSE places the pitches' phase, the magnitude terms the rest
+    # (beside it over the whole band they pull a wrong carrier towards silence instead of the tone)
+    spectral_highpass_hz: float = opt(0.0, low=0.0)
     # earth mover's distance between log-frequency spectra (n_fft 4096): a partial at the wrong pitch is
     # pulled towards the right one rather than to silence; phase-blind, so it counts from step 0
     transport_weight: float = opt(0.0, low=0.0)

@@ -95,15 +95,20 @@ class VAEStage:
         # before spectral_from_step the magnitude terms are logged but not trained on
         spectral = 1.0 if index >= self.opts.spectral_from_step else 0.0
         terms = {"kl": (self.opts.kl_weight, losses.vae_kl(mean, std))}
+        sr = self.pipeline.cfg.sample_rate
+        high_recon, high_audio = ((losses.highpass(recon, sr, self.opts.spectral_highpass_hz),
+                                   losses.highpass(audio, sr, self.opts.spectral_highpass_hz))
+                                  if self.opts.spectral_highpass_hz > 0 else (recon, audio))
         if self.opts.stft_weight > 0:
             terms["stft"] = (spectral * self.opts.stft_weight,
-                             losses.stereo_stft_loss(recon, audio, tuple(self.opts.ffts), ms_weight, self.opts.log_floor))
+                             losses.stereo_stft_loss(high_recon, high_audio, tuple(self.opts.ffts), ms_weight,
+                                                     self.opts.log_floor))
         if self.opts.envelope_weight > 0:
             terms["envelope"] = (spectral * self.opts.envelope_weight, losses.envelope_loss(recon, audio))
         if self.opts.mel_weight > 0:
-            terms["mel"] = (spectral * self.opts.mel_weight, losses.log_mel_loss(recon, audio, self.mel))
+            terms["mel"] = (spectral * self.opts.mel_weight, losses.log_mel_loss(high_recon, high_audio, self.mel))
         if self.opts.mse_weight > 0:
-            terms["mse"] = (self.opts.mse_weight, losses.waveform_mse(recon, audio))
+            terms["mse"] = (self.opts.mse_weight, losses.waveform_mse(recon, audio, sr, self.opts.mse_lowpass_hz))
         if self.opts.transport_weight > 0:
             terms["transport"] = (self.opts.transport_weight, losses.spectral_transport_loss(recon, audio))
         if self.opts.waveform_weight > 0:
@@ -247,7 +252,8 @@ class RFStage:
     def load_state(self, state: dict) -> None:
         alignment = unwrap(self.denoiser).alignment
         if (alignment is not None) != ("alignment" in state):
-            raise ConfigError("the checkpoint and the recipe disagree on alignment_weight; resume with the run's recipe")
+            raise ConfigError("a resume cannot switch alignment_weight between 0 and > 0 (the checkpoint's alignment "
+                              "heads would be missing or unused); leave alignment_weight as the run had it")
         if alignment is not None:
             alignment.load_state_dict(state["alignment"])
         self.opt.load_state_dict(state["opt"])
