@@ -27,6 +27,7 @@ import torch
 
 from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
+from .data.band_response import band_response_db, summarize_band_response
 from .data.procedural import ATTRIBUTES, random_spec, render
 from .data.signal_health import health, summarize_health
 from .decoding import decode_in_windows
@@ -157,6 +158,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
     clip_health: list[dict] = []
     gen_feats, ref_feats, groups, times = [], [], [], []
     gen_audio, ref_audio, texts = [], [], []
+    responses, waveforms = [], []  # band response of each reconstruction (vae_only)
     rng = random.Random(seed)
     for p_index, p in enumerate(prompts):
         spec = random_spec(random.Random(seed * 7 + p_index), p.attributes, p.frequency)  # the reference sound
@@ -164,7 +166,10 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
             item_seed = seed * 100_003 + p_index * 101 + k
             t0 = time.perf_counter()
             if vae_only:
-                audio = reconstruct(runtime, render(spec, seconds, cfg.sample_rate, item_seed))
+                rendered = render(spec, seconds, cfg.sample_rate, item_seed)
+                audio = reconstruct(runtime, rendered)
+                responses.append(band_response_db(rendered, audio, cfg.sample_rate))
+                waveforms.append(spec.waveform)
             else:
                 req = GenerationRequest(p.prompt, seconds, steps, seed=item_seed, sampler=sampler, cfg_scale=cfg_scale)
                 audio = generate(runtime, req).audio
@@ -206,6 +211,8 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
                       "per_attribute_when_asked": {k: float(np.mean(v)) for k, v in sorted(asked.items())
                                                    if k in NEUTRAL}},
         "signal_health": summarize_health(clip_health),
+        # per octave band and waveform, the reconstruction's energy over the reference's (dB)
+        "band_response": summarize_band_response(responses, waveforms, cfg.sample_rate) if vae_only else None,
         "clip_health": clip_health,
         "diversity": diversity(gen_z, groups) if n_per_prompt > 1 else None,
         "reference_diversity": diversity(ref_z, groups) if n_per_prompt > 1 else None,

@@ -22,6 +22,9 @@ def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
     v = json.loads(vae.read_text())
     assert v["mode"] == "vae reconstruction" and v["learned_embedding"] is None and v["diversity"] is None
     assert v["prompt_set"] == "training-style"
+    assert r["band_response"] is None and len(v["band_response"]["bands_hz"]) == 8
+    waveforms_seen = {json.loads(line)["attributes"]["waveform"] for line in builtin_text("training-style").splitlines()[:3]}
+    assert set(v["band_response"]["median_db_by_waveform"]) == waveforms_seen
     # chance: uniform guessing per scored attribute (4 waveforms, 3 values elsewhere; no pitch for noise)
     rows = [json.loads(line)["attributes"] for line in builtin_text("training-style").splitlines()[:3]]
     guesses = [1 / 4 if k == "waveform" else 1 / 3 for a in rows for k in a

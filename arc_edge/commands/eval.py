@@ -95,5 +95,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"learned embedding: CLAP score {e['clap_score']:.3f} (reference {e['reference_clap_score']:.3f})"
               + (f"  diversity {e['diversity']:.3f}" if e["diversity"] is not None else "")
               + f"  FD {e['frechet_distance']:.3f}")
+    if report["band_response"]:
+        from ..data.band_response import format_band_response
+        print("band response (reconstruction / reference, median per waveform):")
+        for line in format_band_response(report["band_response"]):
+            print(f"  {line}")
     print(f"wrote {args.out}")
     return 0

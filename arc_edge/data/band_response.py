@@ -1,0 +1,58 @@
+"""How much of each octave band a VAE reconstruction keeps: its energy over the reference's, in dB.
+
+The attribute scores say that a waveform is misread; this says why. A decoder that leaves out
+everything above 1 kHz turns white noise into band noise (which the analyser hears as pitched) and
+squares into sines; its band response shows -20 to -40 dB in the upper bands.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+BAND_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)  # the last band runs to Nyquist
+MIN_SHARE = 1e-4  # a band holding less of the reference's energy than this (-40 dB) is not scored
+
+
+def bands(sample_rate: int) -> list[tuple[float, float]]:
+    return list(zip(BAND_EDGES_HZ, (*BAND_EDGES_HZ[1:], sample_rate / 2), strict=True))
+
+
+def band_energies(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Energy of the DC-free mono mix of ``audio`` [channels, n] per band of ``bands``."""
+    audio = np.asarray(audio, dtype=np.float64)
+    mono = (audio - audio.mean(axis=1, keepdims=True)).mean(axis=0)
+    power = np.abs(np.fft.rfft(mono)) ** 2
+    freqs = np.fft.rfftfreq(len(mono), 1.0 / sample_rate)
+    return np.array([power[(freqs > lo) & (freqs <= hi)].sum() for lo, hi in bands(sample_rate)])
+
+
+def band_response_db(reference: np.ndarray, reconstruction: np.ndarray, sample_rate: int) -> list[float | None]:
+    """Per band, 10 log10(reconstruction energy / reference energy); None where the reference has
+    (next to) nothing, as above a sine's frequency."""
+    ref, rec = band_energies(reference, sample_rate), band_energies(reconstruction, sample_rate)
+    total = max(ref.sum(), 1e-30)
+    return [float(10 * np.log10(max(o, 1e-30) / r)) if r >= MIN_SHARE * total else None
+            for r, o in zip(ref, rec, strict=True)]
+
+
+def summarize_band_response(per_clip: list[list[float | None]], waveforms: list[str], sample_rate: int) -> dict:
+    """Median response per band over the clips of each waveform (None where no clip scores the band)."""
+    grouped: dict[str, list[list[float | None]]] = defaultdict(list)
+    for response, waveform in zip(per_clip, waveforms, strict=True):
+        grouped[waveform].append(response)
+    medians = {}
+    for waveform, responses in sorted(grouped.items()):
+        columns = zip(*responses, strict=True)
+        medians[waveform] = [float(np.median(scored)) if (scored := [v for v in column if v is not None]) else None
+                             for column in columns]
+    return {"bands_hz": [[lo, hi] for lo, hi in bands(sample_rate)], "median_db_by_waveform": medians}
+
+
+def format_band_response(summary: dict) -> list[str]:
+    """One line per waveform: ``noise: 0-250 Hz +1.2 dB, ...`` (bands it does not score left out)."""
+    edges = summary["bands_hz"]
+    return [f"{waveform}: " + ", ".join(f"{lo / 1000:g}-{hi / 1000:g} kHz {db:+.1f} dB"
+                                        for (lo, hi), db in zip(edges, medians, strict=True) if db is not None)
+            for waveform, medians in summary["median_db_by_waveform"].items()]
