@@ -126,6 +126,7 @@ def _resumed_data(args: argparse.Namespace, record: dict) -> str:
 def _stage_options(args: argparse.Namespace, stage: str, record: dict):
     """The stage's options: a resume continues on the run's recorded ones, changed only by what this command
     gives (--recipe, --set, --steps, --batch-size), and says which it changed."""
+    import os
     from dataclasses import asdict
 
     from ..training.loop import RUN_RECORD
@@ -138,7 +139,7 @@ def _stage_options(args: argparse.Namespace, stage: str, record: dict):
         return load_recipe(args.recipe or builtin_recipe("default"), stage, overrides)
     opts = load_recipe(args.recipe, stage, overrides, base=asdict(recorded))
     changed = [c for c in changed_options(recorded, opts) if not c.startswith("steps ")]
-    if changed:
+    if changed and os.environ.get("RANK", "0") == "0":  # under torchrun, said once
         print(f"resuming {args.out} with changed options: {'; '.join(changed)}")
     return opts
 
