@@ -648,3 +648,20 @@ def test_band_split_options_change_what_the_mse_and_magnitude_terms_see(tiny_cfg
     for term in ("stft", "mel", "mse"):
         assert split[term] != pytest.approx(full[term], rel=1e-3), term
     assert split["kl"] == pytest.approx(full["kl"])  # the same weights, draws and latents: only the terms differ
+
+
+def test_freeze_encoder_trains_the_decoder_and_keeps_the_latents(tiny_cfg, tmp_path):
+    pipe = _fresh(tiny_cfg)
+    data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)
+    audio = torch.stack([data[i]["audio"] for i in range(2)])
+    with torch.no_grad():
+        latents_before = pipe.posterior(audio)[0]
+    decoder_before = [p.detach().clone() for p in pipe.pretransform.model.decoder.parameters()]
+    stage = VAEStage(pipe, VAEOptions(batch_size=2, crop=8192, lr=1e-3, freeze_encoder=True), CPU, data, tmp_path,
+                     fresh=True)
+    for step in range(2):
+        stage.step(step_generator(0, step, 0), step)
+    with torch.no_grad():
+        assert torch.equal(pipe.posterior(audio)[0], latents_before)
+    assert any(not torch.equal(b, p) for b, p in zip(decoder_before, pipe.pretransform.model.decoder.parameters(),
+                                                     strict=True))

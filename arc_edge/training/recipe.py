@@ -82,6 +82,9 @@ class VAEOptions(CommonOptions):
     # the scale of the diffusion noise (the reference divides latents by it). A VAE trained without
     # the magnitude terms has latents of std ~0.1, and a DiT trained on those at scale 1 made noise.
     unit_latents: bool = opt(False)
+    # train the decoder only: the latents stay as they are, so a DiT already trained on them (and its
+    # latent cache) stays valid while the decoder is fine-tuned, e.g. with a stronger dc_weight
+    freeze_encoder: bool = opt(False)
 
 
 @dataclass
