@@ -665,3 +665,14 @@ def test_freeze_encoder_trains_the_decoder_and_keeps_the_latents(tiny_cfg, tmp_p
         assert torch.equal(pipe.posterior(audio)[0], latents_before)
     assert any(not torch.equal(b, p) for b, p in zip(decoder_before, pipe.pretransform.model.decoder.parameters(),
                                                      strict=True))
+
+
+def test_a_decoder_fine_tune_of_a_whole_model_keeps_its_dit_and_encoder(tmp_path, init_model):
+    run = tmp_path / "dec"
+    r = _cli("train", "vae", "--init", init_model, "--out", run, "--steps", "1", "--batch-size", "1",
+             "--set", "crop=8192", "--set", "dataset_size=2", "--set", "freeze_encoder=true")
+    assert r.returncode == 0, r.stderr
+    before, after = load_model_dir(init_model), load_model_dir(run / "model")
+    old, new = before.state_dict(), after.state_dict()
+    changed = {k for k in old if not torch.equal(old[k], new[k])}
+    assert changed and all(k.startswith("pretransform.model.decoder.") for k in changed)
