@@ -351,6 +351,9 @@ def test_resume_continues_on_the_runs_own_data_and_refuses_other_data(tmp_path):
     r = _cli(*base, "--steps", "2", "--resume", "--data", manifest)
     assert r.returncode == 2 and "was trained on --data procedural" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+    r = _cli("train", "arc", "--out", run, "--resume")  # another stage: named before anything else is checked
+    assert r.returncode == 2 and "holds a 'vae' run, not 'arc'; resume it with 'train vae'" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
     r = _cli(*base, "--steps", "2", "--resume")  # no --data: the run's own
     assert r.returncode == 0, r.stderr
     assert json.loads((run / "recipe.json").read_text())["data"] == "procedural"

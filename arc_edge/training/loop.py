@@ -92,6 +92,12 @@ def load_checkpoint(run_dir: Path) -> dict:
     return ckpt
 
 
+def check_stage(ckpt: dict, stage_name: str, run_dir: Path) -> None:
+    if ckpt["stage_name"] != stage_name:
+        raise InputError(f"{run_dir} holds a '{ckpt['stage_name']}' run, not '{stage_name}'; resume it with "
+                         f"'train {ckpt['stage_name']}'")
+
+
 def _save(run_dir: Path, stage, pipeline: ArcPipeline, step: int) -> None:
     ckpt = {
         "step": step,
@@ -134,8 +140,7 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
     distributed.barrier(env)  # rank 0 has prepared the run directory
     run_dir = Path(run_dir)
     if ckpt is not None:
-        if ckpt["stage_name"] != stage_name:
-            raise InputError(f"{run_dir} holds a '{ckpt['stage_name']}' run, not '{stage_name}'")
+        check_stage(ckpt, stage_name, run_dir)
         pipeline = pipeline_from_checkpoint(ckpt, run_dir)
     elif pipeline is None:
         raise InputError("a new run needs an initial model (--init DIR or --model-config)")
