@@ -148,14 +148,13 @@ def run_stage(args: argparse.Namespace, stage: str) -> Path:
     import json
 
     from ..config import parse_config
-    from ..training.loop import check_stage, load_checkpoint, read_run_record, train
+    from ..training.loop import load_checkpoint, read_run_record, train
 
     record = read_run_record(args.out) if args.resume else {}
     opts = _stage_options(args, stage, record)
     pipeline, ckpt = None, None
     if args.resume:  # read once: it holds the config the data needs and everything train() resumes
-        ckpt = load_checkpoint(args.out)
-        check_stage(ckpt, stage, args.out)  # before the data: a wrong stage is the error to report
+        ckpt = load_checkpoint(args.out, stage)  # before the data: a wrong stage is the error to report
         cfg = parse_config(json.loads(ckpt["config"]), str(args.out))
     else:
         pipeline = _pipeline_for(args, stage)

@@ -72,7 +72,8 @@ _CHECKPOINT_FIELDS = {"step": int, "stage_name": str, "config": str, "tokenizer"
                       "stage": dict, "rng": torch.Tensor}
 
 
-def load_checkpoint(run_dir: Path) -> dict:
+def load_checkpoint(run_dir: Path, stage_name: str | None = None) -> dict:
+    """The run's checkpoint, checked; with ``stage_name``, refused unless that stage wrote it."""
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise CheckpointError(f"nothing to resume: no {CHECKPOINT} in {run_dir}")
@@ -89,13 +90,10 @@ def load_checkpoint(run_dir: Path) -> dict:
         json.loads(ckpt["config"])
     except ValueError:
         raise CheckpointError(f"{path} holds a broken model config; start a new run with --force") from None
-    return ckpt
-
-
-def check_stage(ckpt: dict, stage_name: str, run_dir: Path) -> None:
-    if ckpt["stage_name"] != stage_name:
+    if stage_name is not None and ckpt["stage_name"] != stage_name:
         raise InputError(f"{run_dir} holds a '{ckpt['stage_name']}' run, not '{stage_name}'; resume it with "
                          f"'train {ckpt['stage_name']}'")
+    return ckpt
 
 
 def _save(run_dir: Path, stage, pipeline: ArcPipeline, step: int) -> None:
@@ -134,13 +132,13 @@ def _write_samples(run_dir: Path, pipeline: ArcPipeline, step: int, stage_name: 
 
 def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Path,
           ckpt: dict | None = None, data_spec: str | None = None) -> Path:
-    """Run a stage from ``pipeline``, or resume it from ``ckpt`` (``load_checkpoint``); returns the model dir.
+    """Run a stage from ``pipeline``, or resume it from ``ckpt`` (``load_checkpoint(run_dir, stage_name)``);
+    returns the model dir.
     ``data_spec`` (what ``--data`` named) is recorded in recipe.json, for --resume."""
     env = distributed.setup()
     distributed.barrier(env)  # rank 0 has prepared the run directory
     run_dir = Path(run_dir)
     if ckpt is not None:
-        check_stage(ckpt, stage_name, run_dir)
         pipeline = pipeline_from_checkpoint(ckpt, run_dir)
     elif pipeline is None:
         raise InputError("a new run needs an initial model (--init DIR or --model-config)")

@@ -200,10 +200,11 @@ def load_recipe(path: Path | None, stage: str, overrides: dict[str, Any] | None 
 def recorded_options(record: dict[str, Any], stage: str, where: str):
     """The ``stage`` options a run recorded (``record``: its recipe.json), checked like a recipe's; None when
     the record is of another stage or holds no options (a run from before options were recorded)."""
-    table = {k: v for k, v in record.items() if k in {f.name for f in fields(STAGE_OPTIONS[stage])}}
-    if record.get("stage") != stage or not table:
+    if record.get("stage") != stage:
         return None
-    return _build(STAGE_OPTIONS[stage], table, where)
+    known = {f.name for f in fields(STAGE_OPTIONS[stage])}
+    table = {k: v for k, v in record.items() if k in known}
+    return _build(STAGE_OPTIONS[stage], table, where) if table else None
 
 
 def changed_options(before, after) -> list[str]:
