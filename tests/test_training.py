@@ -13,6 +13,7 @@ import torch
 
 from arc_edge.checkpoint import load_model_dir, random_pipeline
 from arc_edge.data.datasets import LatentDataset, ProceduralDataset
+from arc_edge.data.signal_health import health
 from arc_edge.errors import ConfigError
 from arc_edge.training import losses
 from arc_edge.training.batches import draw_batch, step_generator, tokenize_batch
@@ -20,7 +21,7 @@ from arc_edge.training.discriminator import ARCDiscriminator
 from arc_edge.training.distributed import DistEnv
 from arc_edge.training.latent_cache import encode_dataset
 from arc_edge.training.loop import load_checkpoint
-from arc_edge.training.recipe import ARCOptions, RFOptions, VAEOptions
+from arc_edge.training.recipe import ARCOptions, RFOptions, VAEOptions, load_recipe
 from arc_edge.training.stages import ARCStage, RFStage, VAEStage, initialise_vae_weights
 
 CPU = DistEnv(0, 1, torch.device("cpu"))
@@ -176,6 +177,23 @@ def test_band_split_mse_asks_for_the_phase_of_low_partials_only():
     assert losses.waveform_mse(flipped_low, target, 44100, 1500.0).item() == pytest.approx(2.0, rel=1e-3)
 
 
+def test_whine_term_is_the_upsampler_tone_relative_to_the_clip_as_the_health_check_measures_it():
+    t = torch.arange(16384) / 44100
+    tone = 0.5 * torch.sin(2 * math.pi * 300 * t)[None, None].repeat(1, 2, 1)
+    whine = 0.05 * torch.cos(2 * math.pi * 11025 * t)  # sr / 4: a multiple of sr / 8
+    assert losses.whine_loss(tone + whine, tone).item() == pytest.approx(0.1, rel=1e-3)  # RMS 0.035 over 0.35
+    # a partial off the sr / 8 grid, a DC offset and a phase flip are not whines
+    near = 0.05 * torch.cos(2 * math.pi * 11000 * t)
+    assert losses.whine_loss(tone + near, tone).item() < 5e-3  # 25 Hz off the grid: 9 beats over the crop
+    assert losses.whine_loss(tone + 0.1, tone).item() < 1e-5
+    assert losses.whine_loss(-tone, tone).item() < 2e-3
+    # the reference's own tone on the grid is kept, not penalised
+    assert losses.whine_loss(tone + whine, tone + whine).item() < 1e-5
+    # the health check (an FFT of the mono mix against the local floor) reads the same level
+    measured = health((tone + whine)[0].numpy(), 44100, hop=2048)["artefact_tone_db"]
+    assert measured == pytest.approx(20 * math.log10(0.1), abs=0.3)
+
+
 def test_log_floor_bounds_the_log_term_of_empty_bins():
     t = torch.arange(4096) / 44100
     tone = torch.sin(2 * math.pi * 440 * t)[None, None]
@@ -236,13 +254,14 @@ def test_spectral_transport_loss_grows_with_the_distance_in_octaves_and_ignores_
         1e-4 * torch.randn_like(target), target)
 
 
-def test_vae_stage_trains_on_the_transport_term_when_weighted(tiny_cfg, tmp_path):
+def test_vae_stage_trains_on_the_transport_and_whine_terms_when_weighted(tiny_cfg, tmp_path):
     data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)
-    stage = VAEStage(_fresh(tiny_cfg), VAEOptions(batch_size=2, crop=8192, transport_weight=5.0), CPU, data, tmp_path,
-                     fresh=True)
+    opts = VAEOptions(batch_size=2, crop=8192, transport_weight=5.0, whine_weight=3.0)
+    stage = VAEStage(_fresh(tiny_cfg), opts, CPU, data, tmp_path, fresh=True)
     logged = stage.step(step_generator(0, 0, 0), 0)
-    assert logged["transport"] > 0
-    assert logged["loss"] == pytest.approx(logged["stft"] + 1e-4 * logged["kl"] + 5 * logged["transport"], rel=1e-5)
+    assert logged["transport"] > 0 and logged["whine"] > 0
+    expected = logged["stft"] + 1e-4 * logged["kl"] + 5 * logged["transport"] + 3 * logged["whine"]
+    assert logged["loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_signal_preserving_init_starts_the_vae_with_a_narrow_posterior(tiny_cfg):
@@ -600,8 +619,6 @@ def test_torchrun_two_processes_on_cpu(tmp_path, init_model, latent_cache):
 
 
 def test_recipe_rejects_unknown_options_and_values_outside_their_choices():
-    from arc_edge.training.recipe import load_recipe
-
     assert load_recipe(None, "arc", {"loss": "lsgan"}).loss == "lsgan"
     with pytest.raises(ConfigError, match="loss = 'hinge' is not one of relativistic, lsgan"):
         load_recipe(None, "arc", {"loss": "hinge"})
@@ -679,3 +696,26 @@ def test_a_decoder_fine_tune_of_a_whole_model_keeps_its_dit_and_encoder(tmp_path
     old, new = before.state_dict(), after.state_dict()
     changed = {k for k in old if not torch.equal(old[k], new[k])}
     assert changed and all(k.startswith("pretransform.model.decoder.") for k in changed)
+
+
+def test_train_default_runs_the_recipes_decoder_table_last_on_the_decoder_alone(tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    small = "steps = 1\nbatch_size = 2\ndataset_size = 2\n"
+    audio = small + "crop = 8192\n"
+    recipe.write_text(f"[vae]\n{audio}[rf]\n{small}[arc]\n{small}[decoder]\n{audio}dc_weight = 100.0\n")
+    r = _cli("train", "default", "--recipe", recipe, "--out", tmp_path / "run")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith(str(tmp_path / "run" / "decoder" / "model"))
+    assert json.loads((tmp_path / "run" / "decoder" / "recipe.json").read_text())["dc_weight"] == 100.0
+    old = load_model_dir(tmp_path / "run" / "arc" / "model").state_dict()
+    new = load_model_dir(tmp_path / "run" / "decoder" / "model").state_dict()
+    changed = {k for k in old if not torch.equal(old[k], new[k])}
+    assert changed and all(k.startswith("pretransform.model.decoder.") for k in changed)
+
+
+def test_a_decoder_table_that_would_move_the_latents_is_refused(tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text("[decoder]\nfreeze_encoder = false\n")
+    with pytest.raises(ConfigError, match="freeze_encoder"):
+        load_recipe(recipe, "decoder")
+    assert load_recipe(None, "decoder").freeze_encoder and not load_recipe(None, "vae").freeze_encoder

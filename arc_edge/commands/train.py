@@ -123,9 +123,9 @@ def _resumed_data(args: argparse.Namespace, record: dict) -> str:
     return recorded or given or "procedural"
 
 
-def _stage_options(args: argparse.Namespace, stage: str, record: dict):
-    """The stage's options: a resume continues on the run's recorded ones, changed only by what this command
-    gives (--recipe, --set, --steps, --batch-size), and says which it changed."""
+def _stage_options(args: argparse.Namespace, stage: str, record: dict, table: str):
+    """The stage's options (from the recipe's ``table``): a resume continues on the run's recorded ones,
+    changed only by what this command gives (--recipe, --set, --steps, --batch-size), and says which it changed."""
     import os
     from dataclasses import asdict
 
@@ -136,22 +136,23 @@ def _stage_options(args: argparse.Namespace, stage: str, record: dict):
     overrides = {**parse_overrides(args.set), **{k: v for k, v in flags.items() if v is not None}}
     recorded = recorded_options(record, stage, str(args.out / RUN_RECORD)) if args.resume else None
     if recorded is None:
-        return load_recipe(args.recipe or builtin_recipe("default"), stage, overrides)
-    opts = load_recipe(args.recipe, stage, overrides, base=asdict(recorded))
+        return load_recipe(args.recipe or builtin_recipe("default"), table, overrides)
+    opts = load_recipe(args.recipe, table, overrides, base=asdict(recorded))
     changed = [c for c in changed_options(recorded, opts) if not c.startswith("steps ")]
     if changed and os.environ.get("RANK", "0") == "0":  # under torchrun, said once
         print(f"resuming {args.out} with changed options: {'; '.join(changed)}")
     return opts
 
 
-def run_stage(args: argparse.Namespace, stage: str) -> Path:
+def run_stage(args: argparse.Namespace, stage: str, table: str | None = None) -> Path:
+    """Train ``stage`` with the options of the recipe's ``table`` (default: the stage's own)."""
     import json
 
     from ..config import parse_config
     from ..training.loop import load_checkpoint, read_run_record, train
 
     record = read_run_record(args.out) if args.resume else {}
-    opts = _stage_options(args, stage, record)
+    opts = _stage_options(args, stage, record, table or stage)
     pipeline, ckpt = None, None
     if args.resume:  # read once: it holds the config the data needs and everything train() resumes
         ckpt = load_checkpoint(args.out, stage)  # before the data: a wrong stage is the error to report
@@ -183,8 +184,10 @@ def run_encode(args: argparse.Namespace) -> Path:
 
 
 def run_default(args: argparse.Namespace) -> Path:
-    """vae -> encode -> rf -> arc with the built-in recipe, each in a sub-folder of --out."""
+    """vae -> encode -> rf -> arc (-> decoder, when the recipe has that table) with the built-in recipe or
+    --recipe, each in a sub-folder of --out."""
     from ..errors import InputError
+    from ..training.recipe import builtin_recipe, recipe_tables
 
     if args.set:
         raise InputError("--set overrides one stage; for 'train default' write a recipe and pass --recipe FILE")
@@ -200,7 +203,11 @@ def run_default(args: argparse.Namespace) -> Path:
     if not (base / "latents").is_dir():
         run_encode(sub("latents", init=vae_model, data="procedural"))
     rf_model = run_stage(sub("rf", init=vae_model, data=str(base / "latents")), "rf")
-    return run_stage(sub("arc", init=rf_model, data=str(base / "latents")), "arc")
+    arc_model = run_stage(sub("arc", init=rf_model, data=str(base / "latents")), "arc")
+    if "decoder" not in recipe_tables(args.recipe or builtin_recipe("default")):
+        return arc_model
+    # the decoder fine-tuned under the finished DiT: it sees the audio data again, its encoder frozen
+    return run_stage(sub("decoder", init=arc_model), "vae", table="decoder")
 
 
 def _refuse_unused(args: argparse.Namespace, stage: str, options: tuple[str, ...]) -> None:

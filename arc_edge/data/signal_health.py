@@ -16,9 +16,10 @@ ARTEFACT_LIMIT_DB = -40.0  # artefact tones above this (relative to the clip's A
 CLICK_RATIO = 0.5  # last sample above this share of the clip's AC RMS: the clip ends in a click
 TONE_HALF_WIDTH_HZ = 25.0  # artefact frequencies this close to Nyquist are not looked for
 FLOOR_HALF_WIDTH_HZ = 60.0  # the local spectral floor an artefact tone is measured against
+WHINE_PERIOD = 8  # samples: the VAE's upsampler leaves tones at multiples of sr / 8 (the training loss uses it too)
 
 
-def artefact_frequencies(sample_rate: int, upsampling: int = 8) -> list[float]:
+def artefact_frequencies(sample_rate: int, upsampling: int = WHINE_PERIOD) -> list[float]:
     """Tones a transposed-conv upsampler by ``upsampling`` leaves at multiples of sr / upsampling
     (5.5, 11 and 16.5 kHz at 44.1 kHz for the VAE's last stride of 8)."""
     step = sample_rate / upsampling
@@ -33,7 +34,7 @@ def health(audio: np.ndarray, sample_rate: int, hop: int) -> dict:
     mono = ac.mean(axis=0)
     rms = float(np.sqrt((ac ** 2).mean()))
     # whole periods of sr/8 and no window: an exactly periodic whine then lies in one bin
-    whole = mono[: len(mono) // 8 * 8]
+    whole = mono[: len(mono) // WHINE_PERIOD * WHINE_PERIOD]
     spectrum = np.abs(np.fft.rfft(whole)) ** 2
     bin_hz = sample_rate / len(whole)
     excess = sum(_tone_excess(spectrum, f / bin_hz, FLOOR_HALF_WIDTH_HZ / bin_hz) for f in artefact_frequencies(sample_rate))

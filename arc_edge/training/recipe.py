@@ -55,6 +55,9 @@ class VAEOptions(CommonOptions):
     balance_weight: float = opt(0.0, low=0.0)  # L1 of the per-frame left/right level ratio (the stereo image)
     waveform_weight: float = opt(0.0, low=0.0)  # waveform L1, raw and average-pooled (phase, low end, DC)
     dc_weight: float = opt(0.0, low=0.0)  # L1 of the per-channel mean (DC offset)
+    # the upsampler's fixed whine at multiples of sr/8 (losses.whine_loss): a decoder trained on the
+    # magnitude terms alone keeps it at -20 dB under a generated clip's energy
+    whine_weight: float = opt(0.0, low=0.0)
     # waveform mean-squared error: the one term whose gradient points at the target's phase. From a
     # fresh decoder (or a wrong carrier) the magnitude terms give no path to a tone, only to silence.
     mse_weight: float = opt(0.0, low=0.0)
@@ -116,6 +119,10 @@ class ARCOptions(CommonOptions):
 
 
 STAGE_OPTIONS = {"vae": VAEOptions, "rf": RFOptions, "arc": ARCOptions}
+# A recipe's tables: one per stage, and an optional [decoder]: the VAE stage again, after ARC, on the
+# decoder alone (the DiT was trained on the encoder's latents, so those must not move)
+TABLE_STAGE = {"vae": "vae", "rf": "rf", "arc": "arc", "decoder": "vae"}
+TABLE_DEFAULTS = {"decoder": {"freeze_encoder": True}}
 
 
 def _check_number(name: str, value: Any, kind: type, meta: dict, where: str) -> Any:
@@ -176,25 +183,34 @@ def _build(cls: type, table: dict[str, Any], where: str):
     return opts
 
 
-def load_recipe(path: Path | None, stage: str, overrides: dict[str, Any] | None = None,
-                base: dict[str, Any] | None = None):
-    """Options for ``stage``: ``base`` (checked options, e.g. a resumed run's), then the recipe's ``[stage]``
-    table (defaults where neither sets one), then ``overrides``."""
-    table: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            raw = tomllib.loads(read_text(path, "training recipe", max_bytes=1 << 20))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML ({exc})") from None
-        unknown = sorted(set(raw) - set(STAGE_OPTIONS))
-        if unknown:
-            raise ConfigError(f"{path}: unknown table(s) {', '.join(unknown)}; a recipe has [vae], [rf] and [arc]")
-        table = raw.get(stage, {})
+def recipe_tables(path: Path) -> dict[str, Any]:
+    """The tables of a recipe file, checked to be known tables of options."""
+    try:
+        raw = tomllib.loads(read_text(path, "training recipe", max_bytes=1 << 20))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc})") from None
+    unknown = sorted(set(raw) - set(TABLE_STAGE))
+    if unknown:
+        raise ConfigError(f"{path}: unknown table(s) {', '.join(unknown)}; a recipe has [vae], [rf], [arc] and "
+                          "optionally [decoder]")
+    for name, table in raw.items():
         if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [{stage}] must be a table of options")
-    table = {**(base or {}), **table, **(overrides or {})}
-    return _build(STAGE_OPTIONS[stage], table, f"recipe [{stage}]" if path is None else f"{path} [{stage}]")
+            raise ConfigError(f"{path}: [{name}] must be a table of options")
+    return raw
+
+
+def load_recipe(path: Path | None, table_name: str, overrides: dict[str, Any] | None = None,
+                base: dict[str, Any] | None = None):
+    """Options for the recipe table ``table_name`` (a stage, or "decoder"): ``base`` (checked options, e.g. a
+    resumed run's), then the recipe's table (defaults where neither sets one), then ``overrides``."""
+    table = recipe_tables(Path(path)).get(table_name, {}) if path is not None else {}
+    table = {**TABLE_DEFAULTS.get(table_name, {}), **(base or {}), **table, **(overrides or {})}
+    where = f"recipe [{table_name}]" if path is None else f"{path} [{table_name}]"
+    opts = _build(STAGE_OPTIONS[TABLE_STAGE[table_name]], table, where)
+    if table_name == "decoder" and not opts.freeze_encoder:
+        raise ConfigError(f"{where}: freeze_encoder = false would move the latents the DiT was trained on; "
+                          "the decoder table fine-tunes the decoder alone (leave freeze_encoder out)")
+    return opts
 
 
 def recorded_options(record: dict[str, Any], stage: str, where: str):

@@ -116,6 +116,8 @@ class VAEStage:
             terms["waveform"] = (self.opts.waveform_weight, losses.waveform_loss(recon, audio))
         if self.opts.dc_weight > 0:
             terms["dc"] = (self.opts.dc_weight, losses.dc_loss(recon, audio))
+        if self.opts.whine_weight > 0:
+            terms["whine"] = (self.opts.whine_weight, losses.whine_loss(recon, audio))
         if self.opts.balance_weight > 0 and audio.shape[1] == 2:
             terms["balance"] = (spectral * self.opts.balance_weight, losses.stereo_balance_loss(recon, audio))
         loss = sum(weight * value for weight, value in terms.values())
