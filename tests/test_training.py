@@ -711,6 +711,14 @@ def test_train_default_runs_the_recipes_decoder_table_last_on_the_decoder_alone(
     new = load_model_dir(tmp_path / "run" / "decoder" / "model").state_dict()
     changed = {k for k in old if not torch.equal(old[k], new[k])}
     assert changed and all(k.startswith("pretransform.model.decoder.") for k in changed)
+    # 'train decoder' runs the same table on any finished model: here it repeats the default's last stage
+    r = _cli("train", "decoder", "--init", tmp_path / "run" / "arc" / "model", "--recipe", recipe,
+             "--out", tmp_path / "again")
+    assert r.returncode == 0, r.stderr
+    again = load_model_dir(tmp_path / "again" / "model").state_dict()
+    assert all(torch.equal(again[k], new[k]) for k in new)
+    r = _cli("train", "decoder", "--out", tmp_path / "no_init")
+    assert r.returncode == 2 and "needs --init" in r.stderr and not (tmp_path / "no_init").exists()
 
 
 def test_a_decoder_table_that_would_move_the_latents_is_refused(tmp_path):
@@ -719,3 +727,45 @@ def test_a_decoder_table_that_would_move_the_latents_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="freeze_encoder"):
         load_recipe(recipe, "decoder")
     assert load_recipe(None, "decoder").freeze_encoder and not load_recipe(None, "vae").freeze_encoder
+
+
+def test_peak_and_reference_free_whine_terms():
+    t = torch.arange(16384) / 44100
+    tone = torch.sin(2 * math.pi * 300 * t)[None, None].repeat(2, 2, 1)
+    assert losses.peak_loss(0.9 * tone).item() == 0.0
+    assert losses.peak_loss(1.05 * tone).item() == pytest.approx(0.10, abs=1e-3)
+    whine = 0.05 * torch.cos(2 * math.pi * 11025 * t)
+    # without a reference the clip's own whine counts, over the clip's own RMS (the tone's and the whine's)
+    own = math.sqrt((0.05 ** 2 / 2) / (0.5 ** 2 / 2 + 0.05 ** 2 / 2))
+    assert losses.whine_loss(0.5 * tone + whine).item() == pytest.approx(own, rel=1e-3)
+
+
+def test_the_generated_pool_holds_the_latents_generation_decodes(init_model):
+    from arc_edge.generate import GenerationRequest, generate
+    from arc_edge.training.generated_pool import generated_latents
+
+    pipe = load_model_dir(init_model)
+    item = {"caption": "a soft square wave panned right", "seconds": 2.0}
+    pool = generated_latents(pipe, [item], 1, seed=5)
+    assert pool.shape == (1, pipe.cfg.latent_dim, pipe.cfg.latent_length)
+    with torch.no_grad():
+        decoded = pipe.decode(pool / pipe.cfg.pretransform.scale)[0].numpy()
+    seconds = pipe.cfg.sample_size / pipe.cfg.sample_rate  # the whole clip: generation fades no end
+    audio = generate(pipe, GenerationRequest(prompt=item["caption"], seconds=seconds, seed=5)).audio
+    assert audio.shape == decoded.shape and abs(audio - decoded).max() < 1e-4
+
+
+def test_vae_stage_decodes_the_generated_pool_with_reference_free_health_terms(tiny_cfg, tmp_path):
+    pipe = _fresh(tiny_cfg)
+    data = ProceduralDataset(2, tiny_cfg.sample_size, tiny_cfg.sample_rate)
+    opts = VAEOptions(batch_size=2, crop=8192, dc_weight=10.0, whine_weight=3.0, peak_weight=5.0,
+                      generated_latents=3, freeze_encoder=True)
+    stage = VAEStage(pipe, opts, CPU, data, tmp_path, fresh=True)
+    assert stage.generated.shape == (3, tiny_cfg.latent_dim, tiny_cfg.latent_length)
+    logged = stage.step(step_generator(0, 0, 0), 0)
+    assert logged["generated_dc"] > 0 and logged["generated_whine"] > 0
+    expected = (logged["stft"] + 1e-4 * logged["kl"] + 10 * (logged["dc"] + logged["generated_dc"])
+                + 3 * (logged["whine"] + logged["generated_whine"]) + 5 * (logged["peak"] + logged["generated_peak"]))
+    assert logged["loss"] == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ConfigError, match="freeze_encoder"):
+        load_recipe(None, "vae", {"generated_latents": 8})

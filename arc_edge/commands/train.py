@@ -8,20 +8,20 @@ from pathlib import Path
 
 from .common import positive_int
 
-STAGES = ("vae", "rf", "arc", "encode", "default", "clap")
+STAGES = ("vae", "rf", "arc", "decoder", "encode", "default", "clap")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     from .common import subcommand
 
-    p = subcommand(sub, "train", "train a stage (vae, rf, arc), cache latents (encode), the default model, "
-                                 "or the evaluation embedder (clap)")
+    p = subcommand(sub, "train", "train a stage (vae, rf, arc), fine-tune a finished model's decoder (decoder), "
+                                 "cache latents (encode), the default model, or the evaluation embedder (clap)")
     p.add_argument("stage", choices=STAGES, help="what to train")
     p.add_argument("--recipe", type=Path, default=None, help="TOML recipe (default: the built-in default.toml)")
     p.add_argument("--data", default=None,
                    help="'procedural' (default), a manifest (.jsonl/.csv: path, caption[, seconds]) or a latent cache "
                         "dir; --resume uses the run's own")
-    p.add_argument("--init", type=Path, default=None, help="model directory to start from (rf, arc, encode)")
+    p.add_argument("--init", type=Path, default=None, help="model directory to start from (rf, arc, decoder, encode)")
     p.add_argument("--t5", type=Path, default=None, help="local T5 folder for --init (default: INIT/t5)")
     p.add_argument("--model-config", default="tiny",
                    help="vae stage without --init: built-in config name (tiny, saos) or a model_config.json")
@@ -230,6 +230,12 @@ def run(args: argparse.Namespace) -> int:
         out = run_encode(args)
     elif args.stage == "default":
         out = run_default(args)
+    elif args.stage == "decoder":
+        if args.init is None and not args.resume:
+            from ..errors import InputError
+            raise InputError("'train decoder' needs --init MODEL_DIR: a finished model, whose decoder it fine-tunes "
+                             "under its DiT")
+        out = run_stage(args, "vae", table="decoder")
     else:
         out = run_stage(args, args.stage)
     print(f"done: {out}")

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 
 from ..data.signal_health import WHINE_PERIOD
 
+PEAK_LIMIT = 0.95  # headroom under full scale: the int8 graphs' error adds a little
+
 
 def rf_loss(v_pred: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(v_pred, noise - x0)
@@ -203,13 +205,23 @@ def periodic_part(x: torch.Tensor, period: int) -> torch.Tensor:
     return folded - folded.mean(-1, keepdim=True)
 
 
-def whine_loss(pred: torch.Tensor, target: torch.Tensor, period: int = WHINE_PERIOD) -> torch.Tensor:
+def whine_loss(pred: torch.Tensor, target: torch.Tensor | None = None, period: int = WHINE_PERIOD) -> torch.Tensor:
     """RMS of the difference between the reconstruction's and the reference's ``period``-periodic parts,
     relative to the reference's AC RMS, per clip, averaged: the upsampler's fixed whine at multiples of
-    sr / period (the magnitude terms let it through: under their log floor, or beside a loud partial)."""
-    diff = (periodic_part(pred, period) - periodic_part(target, period)).pow(2).mean((1, 2))
-    power = (target - target.mean(-1, keepdim=True)).pow(2).mean((1, 2))
-    return (diff / (power + 1e-6) + 1e-12).sqrt().mean()  # the 1e-12: a finite gradient at zero
+    sr / period (the magnitude terms let it through: under their log floor, or beside a loud partial).
+    Without a reference (a generated clip): the clip's own periodic part over its own (constant) RMS."""
+    reference = target if target is not None else pred.detach()
+    periodic = periodic_part(pred, period)
+    if target is not None:
+        periodic = periodic - periodic_part(target, period)
+    power = (reference - reference.mean(-1, keepdim=True)).pow(2).mean((1, 2))
+    return (periodic.pow(2).mean((1, 2)) / (power + 1e-6) + 1e-12).sqrt().mean()  # 1e-12: a finite gradient at 0
+
+
+def peak_loss(pred: torch.Tensor, limit: float = PEAK_LIMIT) -> torch.Tensor:
+    """How far each channel's largest |sample| goes past ``limit``, averaged over clips and channels:
+    what a written file would clip (the eval counts a sample at full scale as clipping)."""
+    return F.relu(pred.abs().amax(-1) - limit).mean()
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -25,6 +25,7 @@ from .batches import draw_batch, logit_normal_t, logsnr_uniform_t, tokenize_batc
 from .discriminator import ARCDiscriminator
 from .distributed import DistEnv, barrier, unwrap, wrap
 from .ema import EMA
+from .generated_pool import generated_latents, latent_windows
 from .recipe import ARCOptions, RFOptions, VAEOptions
 
 
@@ -45,9 +46,15 @@ class _VAEObjective(nn.Module):
         super().__init__()
         self.vae = pipeline.pretransform.model
 
-    def forward(self, audio: torch.Tensor, noise: torch.Tensor):
+    def forward(self, audio: torch.Tensor, noise: torch.Tensor, generated: torch.Tensor | None = None):
+        """-> the reconstruction, the posterior, and the decodes of ``generated`` latents (None without)."""
         mean, std = vae_split(self.vae.encoder(audio))
-        return self.vae.decoder(mean + std * noise), mean, std
+        z = mean + std * noise
+        if generated is None:
+            return self.vae.decoder(z), mean, std, None
+        # one decoder call (under DDP, the gradients of both decodes are reduced together)
+        recon, decoded = self.vae.decoder(torch.cat([z, generated.to(z)])).split([len(z), len(generated)])
+        return recon, mean, std, decoded
 
 
 def _narrow_posterior(encoder: nn.Module, scale_bias: float) -> None:
@@ -75,6 +82,8 @@ class VAEStage:
     def __init__(self, pipeline: ArcPipeline, opts: VAEOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
         self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
         pipeline.pretransform.model.encoder.requires_grad_(not opts.freeze_encoder)
+        self.generated = generated_latents(pipeline, data, opts.generated_latents, opts.seed) \
+            if opts.generated_latents else None
         self.objective = wrap(_VAEObjective(pipeline).train(), env)
         self.opt = _adamw(self.objective, opts.lr, opts.weight_decay)
         self.mel = (mel_filterbank(pipeline.cfg.sample_rate, 2048, 64, 40.0, pipeline.cfg.sample_rate / 2).to(env.device)
@@ -91,7 +100,9 @@ class VAEStage:
         audio = audio[..., start:start + crop]
         z_shape = (audio.shape[0], self.pipeline.cfg.latent_dim, crop // self.pipeline.cfg.downsampling_ratio)
         noise = torch.randn(z_shape, generator=gen).to(self.env.device)
-        recon, mean, std = self.objective(audio, noise)
+        generated = None if self.generated is None else \
+            latent_windows(self.generated, audio.shape[0], z_shape[-1], gen).to(self.env.device)
+        recon, mean, std, decoded = self.objective(audio, noise, generated)
         ms_weight = self.opts.mid_side_weight if index >= self.opts.mid_side_from_step else 0.0
         # before spectral_from_step the magnitude terms are logged but not trained on
         spectral = 1.0 if index >= self.opts.spectral_from_step else 0.0
@@ -118,6 +129,12 @@ class VAEStage:
             terms["dc"] = (self.opts.dc_weight, losses.dc_loss(recon, audio))
         if self.opts.whine_weight > 0:
             terms["whine"] = (self.opts.whine_weight, losses.whine_loss(recon, audio))
+        if self.opts.peak_weight > 0:
+            terms["peak"] = (self.opts.peak_weight, losses.peak_loss(recon))
+        if decoded is not None:  # no reference: a clean render has no DC, no whine, no overshoot
+            terms["generated_dc"] = (self.opts.dc_weight, losses.dc_loss(decoded, torch.zeros_like(decoded)))
+            terms["generated_whine"] = (self.opts.whine_weight, losses.whine_loss(decoded))
+            terms["generated_peak"] = (self.opts.peak_weight, losses.peak_loss(decoded))
         if self.opts.balance_weight > 0 and audio.shape[1] == 2:
             terms["balance"] = (spectral * self.opts.balance_weight, losses.stereo_balance_loss(recon, audio))
         loss = sum(weight * value for weight, value in terms.values())
