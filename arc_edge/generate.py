@@ -24,7 +24,7 @@ from .errors import InputError
 from .sampling import SAMPLERS, NoiseDraws, draw_noise, with_cfg
 from .tokenizer import PromptTokenizer
 
-DEFAULT_PROMPT = "a low sine wave panned left, pulsing slowly"
+DEFAULT_PROMPT = "a low square wave panned left, pulsing slowly"
 MAX_STEPS = 1000
 # stable-audio-tools' generate_diffusion_cond default; ARC's ping-pong sampler needs none (1).
 DEFAULT_CFG = {"pingpong": 1.0, "euler": 6.0}

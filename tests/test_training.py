@@ -769,3 +769,14 @@ def test_vae_stage_decodes_the_generated_pool_with_reference_free_health_terms(t
     assert logged["loss"] == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ConfigError, match="freeze_encoder"):
         load_recipe(None, "vae", {"generated_latents": 8})
+
+
+def test_train_default_checks_every_table_before_it_writes_anything(tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text("[vae]\nsteps = 1\n[decoder]\ndc_wieght = 100.0\n")
+    r = _cli("train", "default", "--recipe", recipe, "--out", tmp_path / "run")
+    assert r.returncode == 2 and "[decoder]" in r.stderr and "dc_wieght" in r.stderr
+    # the built-in [decoder] table mixes steady tones into procedural data: another --data is refused up front
+    r = _cli("train", "default", "--data", tmp_path / "clips.jsonl", "--out", tmp_path / "run")
+    assert r.returncode == 2 and "steady_tone_share" in r.stderr
+    assert not (tmp_path / "run").exists()

@@ -68,6 +68,14 @@ def _pipeline_for(args: argparse.Namespace, stage: str):
     return random_pipeline(cfg, seed=0)
 
 
+def check_tone_share(spec: str, steady_tone_share: float) -> None:
+    from ..errors import InputError
+
+    if spec != "procedural" and steady_tone_share > 0:
+        raise InputError(f"steady_tone_share mixes tones into the procedural data, not into --data {spec}; "
+                         "pass --set steady_tone_share=0 (or, for 'train default', set it to 0 in the recipe)")
+
+
 def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = True, caption_variants: int = 1,
                  steady_tone_share: float = 0.0):
     from ..data.datasets import LatentDataset, ManifestDataset, ProceduralDataset
@@ -76,9 +84,7 @@ def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = T
     if spec == "procedural":
         return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed, caption_variants=caption_variants,
                                  steady_tone_share=steady_tone_share)
-    if steady_tone_share > 0:
-        raise InputError(f"steady_tone_share mixes tones into the procedural data, not into --data {spec}; "
-                         "pass --set steady_tone_share=0")
+    check_tone_share(spec, steady_tone_share)
     path = Path(spec)
     if path.is_dir():
         if not latents_allowed:
@@ -187,10 +193,14 @@ def run_default(args: argparse.Namespace) -> Path:
     """vae -> encode -> rf -> arc (-> decoder, when the recipe has that table) with the built-in recipe or
     --recipe, each in a sub-folder of --out."""
     from ..errors import InputError
-    from ..training.recipe import builtin_recipe, recipe_tables
+    from ..training.recipe import builtin_recipe, load_recipe, recipe_tables
 
     if args.set:
         raise InputError("--set overrides one stage; for 'train default' write a recipe and pass --recipe FILE")
+    recipe = args.recipe or builtin_recipe("default")
+    tables = recipe_tables(recipe)
+    for table in tables:  # every table checked now, not when its stage starts an hour in
+        check_tone_share(args.data or "procedural", getattr(load_recipe(recipe, table), "steady_tone_share", 0.0))
     base = args.out
     _prepare_out(argparse.Namespace(out=base, resume=args.resume, force=args.force))
 
@@ -204,7 +214,7 @@ def run_default(args: argparse.Namespace) -> Path:
         run_encode(sub("latents", init=vae_model, data="procedural"))
     rf_model = run_stage(sub("rf", init=vae_model, data=str(base / "latents")), "rf")
     arc_model = run_stage(sub("arc", init=rf_model, data=str(base / "latents")), "arc")
-    if "decoder" not in recipe_tables(args.recipe or builtin_recipe("default")):
+    if "decoder" not in tables:
         return arc_model
     # the decoder fine-tuned under the finished DiT: it sees the audio data again, its encoder frozen
     return run_stage(sub("decoder", init=arc_model), "vae", table="decoder")
