@@ -776,7 +776,8 @@ def test_train_default_checks_every_table_before_it_writes_anything(tmp_path):
     recipe.write_text("[vae]\nsteps = 1\n[decoder]\ndc_wieght = 100.0\n")
     r = _cli("train", "default", "--recipe", recipe, "--out", tmp_path / "run")
     assert r.returncode == 2 and "[decoder]" in r.stderr and "dc_wieght" in r.stderr
-    # the built-in [decoder] table mixes steady tones into procedural data: another --data is refused up front
-    r = _cli("train", "default", "--data", tmp_path / "clips.jsonl", "--out", tmp_path / "run")
+    # steady tones mix into procedural data only: with another --data, a table asking for them is refused up front
+    recipe.write_text("[decoder]\nsteady_tone_share = 0.5\n")
+    r = _cli("train", "default", "--recipe", recipe, "--data", tmp_path / "clips.jsonl", "--out", tmp_path / "run")
     assert r.returncode == 2 and "steady_tone_share" in r.stderr
     assert not (tmp_path / "run").exists()
