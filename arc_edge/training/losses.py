@@ -210,9 +210,11 @@ def whine_loss(pred: torch.Tensor, target: torch.Tensor | None = None, period: i
     relative to the reference's AC RMS, per clip, averaged: the upsampler's fixed whine at multiples of
     sr / period (the magnitude terms let it through: under their log floor, or beside a loud partial).
     Without a reference (a generated clip): the clip's own periodic part over its own (constant) RMS."""
-    reference = target if target is not None else pred.detach()
     periodic = periodic_part(pred, period)
-    if target is not None:
+    if target is None:
+        reference = pred.detach()
+    else:
+        reference = target
         periodic = periodic - periodic_part(target, period)
     power = (reference - reference.mean(-1, keepdim=True)).pow(2).mean((1, 2))
     return (periodic.pow(2).mean((1, 2)) / (power + 1e-6) + 1e-12).sqrt().mean()  # 1e-12: a finite gradient at 0
