@@ -16,6 +16,7 @@ from arc_edge.data.datasets import LatentDataset, ProceduralDataset
 from arc_edge.data.signal_health import health
 from arc_edge.errors import ConfigError
 from arc_edge.training import losses
+from arc_edge.training.alignment import TextLatentAlignment
 from arc_edge.training.batches import draw_batch, step_generator, tokenize_batch
 from arc_edge.training.discriminator import ARCDiscriminator
 from arc_edge.training.distributed import DistEnv
@@ -493,6 +494,21 @@ def test_rf_alignment_term_trains_the_text_encoder_to_tell_captions_apart(tiny_c
     assert "alignment" in stage.state()
     with pytest.raises(ConfigError, match="cannot switch alignment_weight"):
         RFStage(_fresh(tiny_cfg), RFOptions(batch_size=4), CPU, data, tmp_path, fresh=False).load_state(stage.state())
+
+
+def test_alignment_summary_tells_a_fade_in_from_a_fade_out():
+    # a fade in and its time reversal (a fade out) have the same mean and std over the whole clip;
+    # the summary the alignment term contrasts must still tell them apart
+    ramp = torch.linspace(0.0, 1.0, 8)
+    fade_in = torch.randn(2, 3, 8) * ramp
+    fade_out = fade_in.flip(-1)
+    head = TextLatentAlignment(cond_dim=4, latent_dim=3, segments=2)
+    assert torch.allclose(fade_in.mean(-1), fade_out.mean(-1)) and torch.allclose(fade_in.std(-1), fade_out.std(-1))
+    summary_in, summary_out = head.latent_summary(fade_in), head.latent_summary(fade_out)
+    assert summary_in.shape == (2, 2 * 3 * 2)
+    assert not torch.allclose(summary_in, summary_out)
+    first_half = fade_in[..., :4]
+    assert torch.allclose(summary_in[:, :6], torch.cat((first_half.mean(-1), first_half.std(-1)), dim=1))
 
 
 def test_arc_steps_teach_the_discriminator(tiny_cfg, latent_cache, tmp_path):
