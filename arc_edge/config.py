@@ -187,6 +187,9 @@ def parse_config(raw: Any, where: str = "model_config.json") -> ModelConfig:
     if qk_norm != "ln" or dc.string("global_cond_type", "prepend") != "prepend" or dc.integer("patch_size", 1) != 1:
         raise ConfigError(f"{where}: only qk_norm 'ln', global_cond_type 'prepend' and patch_size 1 are supported")
     dc.string("transformer_type", "continuous_transformer", choices=("continuous_transformer",))
+    # stable-audio-tools' ContinuousTransformer options that add a position embedding to the tokens
+    for key in ("use_abs_pos_emb", "use_sinusoidal_emb"):
+        _refuse_true(dc, key, "an absolute position embedding in the DiT")
     prompt, seconds, cond_dim = _conditioning(model)
     cfg = ModelConfig(
         sample_rate=top.integer("sample_rate", low=1000, high=384000),

@@ -206,6 +206,18 @@ def test_nearest_upsampler_matches_upsample_then_same_conv(stride, frames):
         torch.testing.assert_close(fused(x), want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("key", ["use_abs_pos_emb", "use_sinusoidal_emb"])
+def test_a_dit_position_embedding_option_is_refused_not_ignored(key):
+    # the reference adds the embedding to the DiT's tokens; reading such a config without it would
+    # run a different model than the checkpoint was trained as
+    raw = json.loads(resources.files("arc_edge.configs").joinpath("tiny.json").read_text())
+    raw["model"]["diffusion"]["config"][key] = False
+    parse_config(copy.deepcopy(raw), "test")
+    raw["model"]["diffusion"]["config"][key] = True
+    with pytest.raises(ConfigError, match=key):
+        parse_config(raw, "test")
+
+
 def test_nearest_upsample_decoder_keys_and_config():
     raw = json.loads(resources.files("arc_edge.configs").joinpath("tiny.json").read_text())
     raw["model"]["pretransform"]["config"]["decoder"]["config"]["use_nearest_upsample"] = True
