@@ -494,6 +494,12 @@ def test_rf_alignment_term_trains_the_text_encoder_to_tell_captions_apart(tiny_c
     assert "alignment" in stage.state()
     with pytest.raises(ConfigError, match="cannot switch alignment_weight"):
         RFStage(_fresh(tiny_cfg), RFOptions(batch_size=4), CPU, data, tmp_path, fresh=False).load_state(stage.state())
+    # heads saved by an earlier version (a whole-clip latent summary: half the inputs) are refused in one line
+    old_heads = stage.state()
+    weight = old_heads["alignment"]["latent_head.weight"]
+    old_heads["alignment"]["latent_head.weight"] = weight[:, :weight.shape[1] // 2].clone()
+    with pytest.raises(ConfigError, match="without --resume"):
+        RFStage(_fresh(tiny_cfg), opts, CPU, data, tmp_path, fresh=False).load_state(old_heads)
 
 
 def test_alignment_summary_tells_a_fade_in_from_a_fade_out():

@@ -275,7 +275,11 @@ class RFStage:
             raise ConfigError("a resume cannot switch alignment_weight between 0 and > 0 (the checkpoint's alignment "
                               "heads would be missing or unused); leave alignment_weight as the run had it")
         if alignment is not None:
-            alignment.load_state_dict(state["alignment"])
+            try:
+                alignment.load_state_dict(state["alignment"])
+            except RuntimeError as e:  # heads of another shape: saved before the time-ordered latent summary
+                raise ConfigError("this run's alignment heads do not fit this arc-edge's alignment term (they were "
+                                  "saved by an earlier version); start the RF run again without --resume") from e
         self.opt.load_state_dict(state["opt"])
         self.ema.load_state_dict(state["ema"])
 
