@@ -17,6 +17,7 @@ from arc_edge.data.signal_health import health
 from arc_edge.errors import ConfigError
 from arc_edge.training import losses
 from arc_edge.training.alignment import TextLatentAlignment
+from arc_edge.training.audio_discriminator import MultiResolutionDiscriminator
 from arc_edge.training.batches import draw_batch, step_generator, tokenize_batch
 from arc_edge.training.discriminator import ARCDiscriminator
 from arc_edge.training.distributed import DistEnv
@@ -263,6 +264,49 @@ def test_vae_stage_trains_on_the_transport_and_whine_terms_when_weighted(tiny_cf
     assert logged["transport"] > 0 and logged["whine"] > 0
     expected = logged["stft"] + 1e-4 * logged["kl"] + 5 * logged["transport"] + 3 * logged["whine"]
     assert logged["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_hinge_and_feature_matching_losses_hand_computed():
+    d_real, d_fake = torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.0])
+    assert losses.hinge_d_loss(d_real, d_fake).item() == pytest.approx((0 + 0.5) / 2 + (0 + 1) / 2)
+    assert losses.hinge_g_loss(d_fake).item() == pytest.approx((3 + 1) / 2)
+    real, fake = [torch.full((2, 3), 2.0), torch.full((4,), -10.0)], [torch.full((2, 3), 3.0), torch.full((4,), -10.0)]
+    # each layer relative to the reference's mean |activation|: |3 - 2| / 2 and 0
+    assert losses.feature_matching_loss(real, fake).item() == pytest.approx(0.25)
+    assert losses.feature_matching_loss(real, real).item() == 0
+
+
+def test_audio_discriminator_sees_the_phase_that_the_magnitude_terms_miss():
+    t = torch.arange(16384) / 44100
+    hz = 44100 / 512 * 10  # on a bin centre of every FFT size: sine and cosine have the same magnitudes
+    sine, cosine = (f(2 * math.pi * hz * t).expand(1, 2, -1) for f in (torch.sin, torch.cos))
+    for n_fft in (2048, 1024, 512):  # interior frames (the padded edge frames differ)
+        mags = [torch.stft(x[0, 0], n_fft, n_fft // 4, window=torch.hann_window(n_fft), return_complex=True).abs()
+                [:, 4:-4] for x in (sine, cosine)]
+        assert ((mags[0] - mags[1]).norm() / mags[0].norm()).item() < 1e-3
+    torch.manual_seed(0)
+    disc = MultiResolutionDiscriminator(2)
+    with torch.no_grad():
+        for (_, a), (_, b) in zip(disc(sine), disc(cosine), strict=True):
+            assert ((a[0] - b[0]).abs().mean() / a[0].abs().mean()).item() > 0.2
+
+
+def test_vae_stage_trains_against_the_audio_discriminator_and_resumes_it(tiny_cfg, tmp_path):
+    data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)
+    opts = VAEOptions(batch_size=2, crop=8192, adversarial_weight=0.5, feature_matching_weight=2.0)
+    stage = VAEStage(_fresh(tiny_cfg), opts, CPU, data, tmp_path, fresh=True)
+    before = {k: v.clone() for k, v in stage.discriminator.state_dict().items()}
+    logged = stage.step(step_generator(0, 0, 0), 0)
+    expected = logged["stft"] + 1e-4 * logged["kl"] + 0.5 * logged["adversarial"] + 2 * logged["feature_matching"]
+    assert logged["loss"] == pytest.approx(expected, rel=1e-5)
+    assert logged["feature_matching"] > 0 and logged["d_loss"] > 0
+    assert any(not torch.equal(before[k], v) for k, v in stage.discriminator.state_dict().items())
+    again = VAEStage(_fresh(tiny_cfg), opts, CPU, data, tmp_path, fresh=True)
+    again.load_state(stage.state())
+    assert all(torch.equal(v, again.discriminator.state_dict()[k]) for k, v in stage.discriminator.state_dict().items())
+    plain = VAEStage(_fresh(tiny_cfg), VAEOptions(batch_size=2, crop=8192), CPU, data, tmp_path, fresh=True)
+    with pytest.raises(ConfigError, match="adversary"):
+        plain.load_state(stage.state())
 
 
 def test_signal_preserving_init_starts_the_vae_with_a_narrow_posterior(tiny_cfg):

@@ -45,6 +45,23 @@ def lsgan_g_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
 GAN_LOSSES = {"relativistic": (relativistic_g_loss, relativistic_d_loss), "lsgan": (lsgan_g_loss, lsgan_d_loss)}
 
 
+def hinge_d_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """The audio discriminator's hinge loss (real logits above 1, fake below -1)."""
+    return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+
+
+def hinge_g_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    return F.relu(1 - d_fake).mean()
+
+
+def feature_matching_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+    """L1 between the discriminator's activations for the reference and for its reconstruction, each
+    layer relative to the reference's mean |activation|, averaged over layers: a distance learned by
+    the adversary, paired like the spectral terms (the adversarial term alone only asks for realism)."""
+    terms = [F.l1_loss(f, r.detach()) / r.detach().abs().mean().clamp_min(1e-8) for r, f in zip(real, fake, strict=True)]
+    return torch.stack(terms).mean()
+
+
 def derangement(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """A uniformly random permutation of 0..n-1 with no fixed point (n >= 2), by rejection."""
     if n < 2:

@@ -77,6 +77,10 @@ class VAEOptions(CommonOptions):
     # earth mover's distance between log-frequency spectra (n_fft 4096): a partial at the wrong pitch is
     # pulled towards the right one rather than to silence; phase-blind, so it counts from step 0
     transport_weight: float = opt(0.0, low=0.0)
+    # against a multi-resolution complex-STFT discriminator (audio_discriminator.py; the reference's VAE
+    # recipe): its hinge generator loss, and feature matching (a paired distance that sees phase)
+    adversarial_weight: float = opt(0.0, low=0.0)
+    feature_matching_weight: float = opt(0.0, low=0.0)
     spectral_from_step: int = opt(0, low=0)  # STFT, mel, envelope and balance terms count from here on
     # how a new run's random VAE weights start (not applied to weights given with --init):
     # "torch": torch's default conv init; "signal_preserving" (the default recipe's): unit-gain convs

@@ -21,6 +21,7 @@ from ..sampling import noisy_latent, x0_from_velocity
 from ..tokenizer import PromptTokenizer, train_tokenizer
 from . import losses
 from .alignment import TextLatentAlignment
+from .audio_discriminator import MultiResolutionDiscriminator
 from .batches import draw_batch, logit_normal_t, logsnr_uniform_t, tokenize_batch
 from .discriminator import ARCDiscriminator
 from .distributed import DistEnv, barrier, unwrap, wrap
@@ -89,6 +90,9 @@ class VAEStage:
         self.mel = (mel_filterbank(pipeline.cfg.sample_rate, 2048, 64, 40.0, pipeline.cfg.sample_rate / 2).to(env.device)
                     if opts.mel_weight > 0 else None)
         cfg = pipeline.cfg
+        self.discriminator = (wrap(MultiResolutionDiscriminator(cfg.audio_channels).to(env.device).train(), env)
+                              if opts.adversarial_weight > 0 or opts.feature_matching_weight > 0 else None)
+        self.opt_d = None if self.discriminator is None else _adamw(self.discriminator, opts.lr, opts.weight_decay)
         self.warmup_tones = (ProceduralDataset(opts.dataset_size, cfg.sample_size, cfg.sample_rate, seed=opts.seed,
                                                steady_tone_share=1.0) if opts.tone_warmup_steps else None)
 
@@ -137,18 +141,54 @@ class VAEStage:
             terms["generated_peak"] = (self.opts.peak_weight, losses.peak_loss(decoded))
         if self.opts.balance_weight > 0 and audio.shape[1] == 2:
             terms["balance"] = (spectral * self.opts.balance_weight, losses.stereo_balance_loss(recon, audio))
+        if self.discriminator is not None:
+            terms.update(self._adversarial_terms(recon, audio))
         loss = sum(weight * value for weight, value in terms.values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.objective.parameters(), 1.0)
         self.opt.step()
-        return {"loss": loss.item(), **{name: value.item() for name, (_, value) in terms.items()}}
+        metrics = {"loss": loss.item(), **{name: value.item() for name, (_, value) in terms.items()}}
+        if self.discriminator is not None:
+            metrics["d_loss"] = self._discriminator_step(recon.detach(), audio)
+        return metrics
+
+    def _adversarial_terms(self, recon: torch.Tensor, audio: torch.Tensor) -> dict[str, tuple[float, torch.Tensor]]:
+        disc = unwrap(self.discriminator)
+        disc.requires_grad_(False)
+        real, fake = disc(audio), disc(recon)
+        disc.requires_grad_(True)
+        return {"adversarial": (self.opts.adversarial_weight,
+                                torch.stack([losses.hinge_g_loss(logits) for logits, _ in fake]).mean()),
+                "feature_matching": (self.opts.feature_matching_weight,
+                                     torch.stack([losses.feature_matching_loss(r, f)
+                                                  for (_, r), (_, f) in zip(real, fake, strict=True)]).mean())}
+
+    def _discriminator_step(self, recon: torch.Tensor, audio: torch.Tensor) -> float:
+        outputs = self.discriminator(torch.cat((audio, recon)))
+        n = len(audio)
+        d_loss = torch.stack([losses.hinge_d_loss(logits[:n], logits[n:]) for logits, _ in outputs]).mean()
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), 1.0)
+        self.opt_d.step()
+        return d_loss.item()
 
     def state(self) -> dict:
-        return {"opt": self.opt.state_dict()}
+        state = {"opt": self.opt.state_dict()}
+        if self.discriminator is not None:
+            state["discriminator"] = unwrap(self.discriminator).state_dict()
+            state["opt_d"] = self.opt_d.state_dict()
+        return state
 
     def load_state(self, state: dict) -> None:
+        if (self.discriminator is not None) != ("discriminator" in state):
+            raise ConfigError("a resume cannot switch the adversary on or off (adversarial_weight and "
+                              "feature_matching_weight both 0, or not); leave them as the run had them")
         self.opt.load_state_dict(state["opt"])
+        if self.discriminator is not None:
+            unwrap(self.discriminator).load_state_dict(state["discriminator"])
+            self.opt_d.load_state_dict(state["opt_d"])
 
     def export_pipeline(self) -> ArcPipeline:
         if self.opts.unit_latents:
