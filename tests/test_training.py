@@ -443,6 +443,12 @@ def test_resume_continues_on_the_runs_own_options_and_names_the_changed_ones(tmp
     r = _cli("train", "vae", "--out", run, "--resume", "--steps", "4")
     assert r.returncode == 2 and "recipe.json" in r.stderr and "lr" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+    # a broken record would silently swap in the recipe's options and another --data: refused too
+    for broken in ("", "{not json", "[1, 2]", "\xff\xfe"):
+        (run / "recipe.json").write_bytes(broken.encode("latin-1"))
+        r = _cli("train", "vae", "--out", run, "--resume", "--steps", "4")
+        assert r.returncode == 2 and "recipe.json is not" in r.stderr, (broken, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1
     assert load_checkpoint(run)["step"] == 3
 
 

@@ -26,6 +26,7 @@ from ..errors import CheckpointError, InputError, first_line
 from ..fileio import atomic_file, write_json
 from ..generate import DEFAULT_PROMPT, GenerationRequest, generate
 from ..models.pipeline import ArcPipeline
+from ..schema import read_text
 from ..tokenizer import PromptTokenizer
 from . import distributed
 from .batches import step_generator
@@ -59,12 +60,20 @@ RUN_RECORD = "recipe.json"
 
 
 def read_run_record(run_dir: Path) -> dict:
-    """What a run recorded of itself (stage, --data, options), or {} for a run without a readable record."""
-    try:
-        record = json.loads((Path(run_dir) / RUN_RECORD).read_text())
-    except (OSError, ValueError):
+    """What a run recorded of itself (stage, --data, options); {} for a run from before runs recorded it.
+    A record that is there but broken is refused: resuming without it would silently change the data
+    and options the run trains on."""
+    path = Path(run_dir) / RUN_RECORD
+    if not path.exists():
         return {}
-    return record if isinstance(record, dict) else {}
+    try:
+        record = json.loads(read_text(path, "run record", InputError, max_bytes=1 << 20))
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        raise InputError(f"{path} is not a run record (a JSON object, written by the run); restore it, or delete it "
+                         "to resume on this command's --data and recipe")
+    return record
 
 
 # what a checkpoint must hold, and of which type, before anything trusts it
