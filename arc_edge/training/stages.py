@@ -155,8 +155,10 @@ class VAEStage:
 
     def _adversarial_terms(self, recon: torch.Tensor, audio: torch.Tensor) -> dict[str, tuple[float, torch.Tensor]]:
         disc = unwrap(self.discriminator)
+        with torch.no_grad():  # the reference's activations are targets
+            real = disc(audio)
         disc.requires_grad_(False)
-        real, fake = disc(audio), disc(recon)
+        fake = disc(recon)
         disc.requires_grad_(True)
         return {"adversarial": (self.opts.adversarial_weight,
                                 torch.stack([losses.hinge_g_loss(logits) for logits, _ in fake]).mean()),
