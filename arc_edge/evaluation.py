@@ -156,6 +156,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
     asked: dict[str, list[bool]] = defaultdict(list)  # only prompts that ask for something other than the neutral value
     measured: list[dict[str, str]] = []
     clip_health: list[dict] = []
+    clip_attributes: list[dict] = []  # per clip: what the analysers heard, and which asked attributes it missed
     gen_feats, ref_feats, groups, times = [], [], [], []
     gen_audio, ref_audio, texts = [], [], []
     responses, waveforms = [], []  # band response of each reconstruction (vae_only)
@@ -175,11 +176,14 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
                 audio = generate(runtime, req).audio
             times.append(time.perf_counter() - t0)
             attrs = analyse(audio, cfg.sample_rate).attributes
-            for attr, ok in score(p.attributes, attrs).items():
+            scored = score(p.attributes, attrs)
+            for attr, ok in scored.items():
                 hits[attr].append(ok)
                 if p.attributes[attr] != NEUTRAL.get(attr):
                     asked[attr].append(ok)
             measured.append(attrs)
+            clip_attributes.append({"prompt": p_index, "seed": item_seed, "measured": attrs,
+                                    "missed": sorted(attr for attr, ok in scored.items() if not ok)})
             clip_health.append({"prompt": p_index, "seed": item_seed,
                                 **health(audio, cfg.sample_rate, cfg.downsampling_ratio)})
             reference = render(spec, seconds, cfg.sample_rate, rng.randrange(1 << 30))
@@ -214,6 +218,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
         # per octave band and waveform, the reconstruction's energy over the reference's (dB)
         "band_response": summarize_band_response(responses, waveforms, cfg.sample_rate) if vae_only else None,
         "clip_health": clip_health,
+        "clip_attributes": clip_attributes,
         "diversity": diversity(gen_z, groups) if n_per_prompt > 1 else None,
         "reference_diversity": diversity(ref_z, groups) if n_per_prompt > 1 else None,
         "frechet_distance": frechet_distance(gen_z, ref_z),

@@ -39,6 +39,15 @@ def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
     assert {c["prompt"] for c in r["clip_health"]} == {0, 1, 2}
     assert r["signal_health"]["max_abs_dc"] == pytest.approx(max(abs(d) for c in r["clip_health"] for d in c["dc"]))
     assert 0 <= r["adherence"]["shuffled_prompt_baseline"] <= 1
+    # per clip: what was heard and what it missed, which add up to the per-attribute scores
+    prompts = [json.loads(line)["attributes"] for line in builtin_text("heldout").splitlines()[:3]]
+    clips = r["clip_attributes"]
+    assert [(c["prompt"], c["seed"]) for c in clips] == [(c["prompt"], c["seed"]) for c in r["clip_health"]]
+    for attr, share in r["adherence"]["per_attribute"].items():
+        scored = [c for c in clips if attr in prompts[c["prompt"]]
+                  and not (attr == "pitch" and prompts[c["prompt"]]["waveform"] == "noise")]
+        assert share == pytest.approx(sum(attr not in c["missed"] for c in scored) / len(scored))
+        assert all((attr in c["missed"]) == (c["measured"][attr] != prompts[c["prompt"]][attr]) for c in scored)
     assert set(r["adherence"]["per_attribute_when_asked"]) <= {"fade", "pulse", "pan"}
     assert table[2].startswith("| random tiny | 2 pingpong | ") and table[3].startswith("| its VAE |")
 
