@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig, builtin_config, load_config
@@ -65,6 +66,18 @@ def _read_state_dict(model_dir: Path) -> dict[str, torch.Tensor]:
             raise CheckpointError(f"{ckpts[0]} holds no state dict of named tensors; convert it to safetensors")
         return state
     raise CheckpointError(f"no {WEIGHTS_FILE} (or .ckpt) in {model_dir}; point --model at a model directory")
+
+
+def trained_record(model_dir: Path) -> dict[str, str]:
+    """What training recorded in a model directory's weights (stage, step); {} for weights saved
+    otherwise (the official release, a .ckpt, a model saved outside a training run)."""
+    weights = Path(model_dir) / WEIGHTS_FILE
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception:  # absent or unreadable: loading the weights names that problem
+        return {}
+    return {k.removeprefix(TRAINED_PREFIX): v for k, v in sorted(metadata.items()) if k.startswith(TRAINED_PREFIX)}
 
 
 def as_float32(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], where: str
@@ -182,14 +195,20 @@ def load_model(model_dir: Path | None, t5_dir: Path | None = None) -> tuple[ArcP
     return random_pipeline(builtin_config("tiny")), ModelSource("tiny config, random weights", random_weights=True)
 
 
-def save_model_dir(pipeline: ArcPipeline, out_dir: Path, force: bool = False) -> None:
-    """Write a model directory atomically, in the layout ``load_model_dir`` reads."""
+TRAINED_PREFIX = "arc_edge_trained_"  # safetensors metadata keys of what training wrote the weights
+
+
+def save_model_dir(pipeline: ArcPipeline, out_dir: Path, force: bool = False,
+                   trained: dict[str, str] | None = None) -> None:
+    """Write a model directory atomically, in the layout ``load_model_dir`` reads; ``trained`` (e.g. the
+    stage and step of a run's checkpoint) goes into the weights file's metadata (see ``trained_record``)."""
     if pipeline.tokenizer is None:
         raise CheckpointError("the model has no tokenizer to save")
     with atomic_dir(Path(out_dir), force=force, kind="model") as tmp:
         (tmp / CONFIG_FILE).write_text(json.dumps(pipeline.cfg.raw, indent=2) + "\n")
         state = {k: v.detach().contiguous() for k, v in pipeline.checkpoint_state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS_FILE))
+        metadata = {TRAINED_PREFIX + k: str(v) for k, v in (trained or {}).items()}
+        save_file(state, str(tmp / WEIGHTS_FILE), metadata=metadata or None)
         t5_out = tmp / T5_DIR
         _quiet_transformers()
         pipeline.text_encoder.t5.save_pretrained(str(t5_out), safe_serialization=True)

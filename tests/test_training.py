@@ -422,6 +422,10 @@ def test_resume_continues_on_the_runs_own_data_and_refuses_other_data(tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads((run / "recipe.json").read_text())["data"] == "procedural"
     assert load_checkpoint(run)["step"] == 2
+    # the run's model/ says which checkpoint it is (weights metadata), and `info` shows it
+    info = _cli("info", "--model", run / "model", "--json")
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["trained"] == {"stage": "vae", "step": "2"}
 
 
 def test_resume_continues_on_the_runs_own_options_and_names_the_changed_ones(tmp_path):

@@ -17,9 +17,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def describe(cfg, counts: dict[str, int], source: str) -> dict:
+def describe(cfg, counts: dict[str, int], source: str, trained: dict[str, str] | None = None) -> dict:
     return {
         "source": source,
+        "trained": trained or None,  # the training stage and step that wrote the weights, when a run did
         "sample_rate": cfg.sample_rate,
         "audio_channels": cfg.audio_channels,
         "max_seconds": round(cfg.max_seconds, 3),
@@ -35,10 +36,11 @@ def describe(cfg, counts: dict[str, int], source: str) -> dict:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..checkpoint import load_model
+    from ..checkpoint import default_model_dir, load_model, trained_record
     from ..config import builtin_config
     from ..models import ArcPipeline
 
+    trained = None
     if args.config:
         cfg = builtin_config(args.config)
         with torch.device("meta"):  # counts without allocating weights
@@ -47,13 +49,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         pipeline, src = load_model(args.model, args.t5)
         cfg, counts, source = pipeline.cfg, pipeline.part_parameters(), src.description
+        trained = trained_record(args.model or default_model_dir())
     counts["total_checkpoint"] = counts["dit"] + counts["vae_encoder"] + counts["vae_decoder"] + counts[
         "seconds_conditioner"]
-    info = describe(cfg, counts, source)
+    info = describe(cfg, counts, source, trained)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     print(f"model:        {info['source']}")
+    if trained:
+        print(f"trained:      {', '.join(f'{k} {v}' for k, v in trained.items())} (recorded by the training run)")
     print(f"audio:        {cfg.sample_rate} Hz, {cfg.audio_channels} ch, up to {info['max_seconds']} s")
     print(f"latent:       {info['latent_shape']}")
     print(f"DiT:          dim {cfg.dit.embed_dim}, depth {cfg.dit.depth}, heads {cfg.dit.num_heads}")
