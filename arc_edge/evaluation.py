@@ -154,7 +154,6 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
     seconds = cfg.max_seconds
     hits: dict[str, list[bool]] = defaultdict(list)
     asked: dict[str, list[bool]] = defaultdict(list)  # only prompts that ask for something other than the neutral value
-    measured: list[dict[str, str]] = []
     clip_health: list[dict] = []
     clip_attributes: list[dict] = []  # per clip: what the analysers heard, and which asked attributes it missed
     gen_feats, ref_feats, groups, times = [], [], [], []
@@ -181,7 +180,6 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
                 hits[attr].append(ok)
                 if p.attributes[attr] != NEUTRAL.get(attr):
                     asked[attr].append(ok)
-            measured.append(attrs)
             clip_attributes.append({"prompt": p_index, "seed": item_seed, "measured": attrs,
                                     "missed": sorted(attr for attr, ok in scored.items() if not ok)})
             clip_health.append({"prompt": p_index, "seed": item_seed,
@@ -209,7 +207,8 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
         "cfg_scale": GenerationRequest("x", seconds, sampler=sampler, cfg_scale=cfg_scale).guidance,
         "seconds": round(seconds, 3),
         "adherence": {"overall": float(np.mean(all_hits)), "per_attribute": per_attr, "chance": chance,
-                      "shuffled_prompt_baseline": shuffled_baseline(prompts, groups, measured),
+                      "shuffled_prompt_baseline": shuffled_baseline(prompts, groups,
+                                                                    [c["measured"] for c in clip_attributes]),
                       # fade, pulse and pan on the prompts that ask for a fade, a pulse or a side: a model
                       # that never fades scores the share of prompts asking for none in "per_attribute"
                       "per_attribute_when_asked": {k: float(np.mean(v)) for k, v in sorted(asked.items())
