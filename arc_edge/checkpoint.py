@@ -77,7 +77,10 @@ def trained_record(model_dir: Path) -> dict[str, str]:
             metadata = f.metadata() or {}
     except Exception:  # absent or unreadable: loading the weights names that problem
         return {}
-    return {k.removeprefix(TRAINED_PREFIX): v for k, v in sorted(metadata.items()) if k.startswith(TRAINED_PREFIX)}
+    def printable(text: str) -> str:  # a hostile file's newlines or terminal escapes are shown, not obeyed
+        return text if text.isprintable() else ascii(text)
+    return {printable(k.removeprefix(TRAINED_PREFIX)): printable(v) for k, v in sorted(metadata.items())
+            if k.startswith(TRAINED_PREFIX)}
 
 
 def as_float32(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], where: str

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from arc_edge.checkpoint import load_model_dir
+from arc_edge.checkpoint import load_model_dir, trained_record
 from arc_edge.config import load_config
 from arc_edge.errors import CheckpointError, ConfigError
 
@@ -88,3 +88,14 @@ def test_missing_t5_folder_names_the_fix(tiny_model_dir, tmp_path):
     shutil.rmtree(d / "t5")
     with pytest.raises(CheckpointError, match="pass --t5 DIR"):
         load_model_dir(d)
+
+
+def test_trained_record_reads_the_weights_metadata_and_escapes_hostile_text(tiny_model_dir, tmp_path):
+    d = _copy(tiny_model_dir, tmp_path)
+    assert trained_record(d) == {}  # saved outside a training run
+    state = load_file(d / "model.safetensors")
+    save_file(state, d / "model.safetensors", metadata={"arc_edge_trained_step": "1\n\x1b[31m", "other": "x",
+                                                        "arc_edge_trained_stage": "vae"})
+    assert trained_record(d) == {"stage": "vae", "step": "'1\\n\\x1b[31m'"}
+    (d / "model.safetensors").write_bytes(b"")
+    assert trained_record(d) == {}  # unreadable: loading the weights is what reports it
