@@ -118,7 +118,7 @@ def _save(run_dir: Path, stage, pipeline: ArcPipeline, step: int) -> None:
     with atomic_file(run_dir / CHECKPOINT) as tmp:
         torch.save(ckpt, tmp)
     save_model_dir(stage.export_pipeline(), run_dir / "model", force=True,
-                   trained={"stage": stage.name, "step": str(step)})
+                   trained={"stage": getattr(stage, "trained_as", stage.name), "step": str(step)})
 
 
 def _write_samples(run_dir: Path, pipeline: ArcPipeline, step: int, stage_name: str, data) -> None:

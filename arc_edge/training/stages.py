@@ -80,6 +80,12 @@ def initialise_vae_weights(pipeline: ArcPipeline, opts: VAEOptions) -> None:
 class VAEStage:
     name = "vae"
 
+    @property
+    def trained_as(self) -> str:
+        """The stage the run's weights record (``arc-edge info``): a decoder-only run says so, since the
+        rest of its model (DiT, text encoder) comes unchanged from its --init."""
+        return f"{self.name} (decoder only)" if self.opts.freeze_encoder else self.name
+
     def __init__(self, pipeline: ArcPipeline, opts: VAEOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
         self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
         pipeline.pretransform.model.encoder.requires_grad_(not opts.freeze_encoder)
