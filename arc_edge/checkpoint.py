@@ -31,6 +31,7 @@ from .tokenizer import PromptTokenizer
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model_config.json"
 T5_DIR = "t5"
+TRAINED_PREFIX = "arc_edge_trained_"  # safetensors metadata keys of what training wrote the weights
 SPIECE_FILE = "spiece.model"
 
 
@@ -196,9 +197,6 @@ def load_model(model_dir: Path | None, t5_dir: Path | None = None) -> tuple[ArcP
     warnings.warn("no trained default model is bundled yet: using the tiny config with RANDOM weights "
                   "(the audio will be noise-like); pass --model DIR for a trained model", stacklevel=2)
     return random_pipeline(builtin_config("tiny")), ModelSource("tiny config, random weights", random_weights=True)
-
-
-TRAINED_PREFIX = "arc_edge_trained_"  # safetensors metadata keys of what training wrote the weights
 
 
 def save_model_dir(pipeline: ArcPipeline, out_dir: Path, force: bool = False,
