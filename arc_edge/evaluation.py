@@ -28,7 +28,7 @@ import torch
 from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
 from .data.band_response import band_response_db, summarize_band_response
-from .data.procedural import ATTRIBUTES, random_spec, render
+from .data.procedural import ATTRIBUTES, on_frame_grid, random_spec, render
 from .data.signal_health import health, summarize_health
 from .decoding import decode_in_windows
 from .errors import InputError, first_line
@@ -147,10 +147,12 @@ def embedding_metrics(embedder: Embedder, texts: list[str], gen: list[np.ndarray
 def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
              n_per_prompt: int, steps: int, sampler: str, cfg_scale: float | None, seed: int = 0,
              on_item: Callable[[], None] | None = None, vae_only: bool = False,
-             embedder: Embedder | None = None) -> dict:
+             embedder: Embedder | None = None, frame_locked: bool = False) -> dict:
     """Generate (or, with ``vae_only``, reconstruct the rendered reference) and score every item;
-    with an ``embedder``, also in its learned embedding space."""
+    with an ``embedder``, also in its learned embedding space. ``frame_locked`` renders the references'
+    tones on the latent frame grid at phase 0, as ``--data procedural-grid`` trains."""
     cfg = runtime.cfg
+    frame_rate = cfg.sample_rate / cfg.downsampling_ratio
     seconds = cfg.max_seconds
     hits: dict[str, list[bool]] = defaultdict(list)
     asked: dict[str, list[bool]] = defaultdict(list)  # only prompts that ask for something other than the neutral value
@@ -162,11 +164,12 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
     rng = random.Random(seed)
     for p_index, p in enumerate(prompts):
         spec = random_spec(random.Random(seed * 7 + p_index), p.attributes, p.frequency)  # the reference sound
+        spec = on_frame_grid(spec, frame_rate) if frame_locked else spec
         for k in range(n_per_prompt):
             item_seed = seed * 100_003 + p_index * 101 + k
             t0 = time.perf_counter()
             if vae_only:
-                rendered = render(spec, seconds, cfg.sample_rate, item_seed)
+                rendered = render(spec, seconds, cfg.sample_rate, item_seed, frame_locked)
                 audio = reconstruct(runtime, rendered)
                 responses.append(band_response_db(rendered, audio, cfg.sample_rate))
                 waveforms.append(spec.waveform)
@@ -184,7 +187,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
                                     "missed": sorted(attr for attr, ok in scored.items() if not ok)})
             clip_health.append({"prompt": p_index, "seed": item_seed,
                                 **health(audio, cfg.sample_rate, cfg.downsampling_ratio)})
-            reference = render(spec, seconds, cfg.sample_rate, rng.randrange(1 << 30))
+            reference = render(spec, seconds, cfg.sample_rate, rng.randrange(1 << 30), frame_locked)
             gen_feats.append(features(audio, cfg.sample_rate))
             ref_feats.append(features(reference, cfg.sample_rate))
             groups.append(p_index)
@@ -205,7 +208,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
         "mode": "vae reconstruction" if vae_only else "generation",
         "prompts": len(prompts), "generations": len(groups), "steps": steps, "sampler": sampler,
         "cfg_scale": GenerationRequest("x", seconds, sampler=sampler, cfg_scale=cfg_scale).guidance,
-        "seconds": round(seconds, 3),
+        "seconds": round(seconds, 3), "references": "frame-locked tones" if frame_locked else "procedural",
         "adherence": {"overall": float(np.mean(all_hits)), "per_attribute": per_attr, "chance": chance,
                       "shuffled_prompt_baseline": shuffled_baseline(prompts, groups,
                                                                     [c["measured"] for c in clip_attributes]),
@@ -274,6 +277,8 @@ def results_table(reports: dict[str, dict]) -> str:
         sampler = f"{r['steps']} {r['sampler']}" + (f" cfg {r['cfg_scale']:g}" if r["cfg_scale"] != 1 else "")
         if r.get("mode") == "vae reconstruction":
             sampler = "-"
+        if r.get("references") == "frame-locked tones":  # not comparable with scores on the usual references
+            sampler += " (frame-locked references)"
         h = r.get("signal_health") or {}
         cells = [label, sampler, fmt(r["adherence"]["overall"]), fmt(r["adherence"].get("chance")),
                  fmt(r["adherence"].get("shuffled_prompt_baseline")),

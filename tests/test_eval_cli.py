@@ -52,6 +52,28 @@ def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
     assert table[2].startswith("| random tiny | 2 pingpong | ") and table[3].startswith("| its VAE |")
 
 
+def test_eval_frame_locked_reconstructs_tones_on_the_latent_frame_grid(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    import arc_edge.evaluation as evaluation
+
+    rendered = []
+    real_render = evaluation.render
+
+    def recording_render(spec, seconds, sample_rate, seed, frame_locked=False):
+        rendered.append((spec.frequency, frame_locked))
+        return real_render(spec, seconds, sample_rate, seed, frame_locked)
+
+    monkeypatch.setattr(evaluation, "render", recording_render)
+    out = tmp_path / "locked.json"
+    assert main(["eval", "--model", str(tiny_model_dir), "--limit", "4", "--n-per-prompt", "1", "--vae-only",
+                 "--frame-locked", "--no-embedder", "--out", str(out)]) == 0
+    frame_rate = 44100 / 2048  # the tiny config's latent frame rate
+    assert rendered and all(locked and (f / frame_rate).is_integer() for f, locked in rendered)
+    assert json.loads(out.read_text())["references"] == "frame-locked tones"
+    assert "(frame-locked references)" in capsys.readouterr().out
+    assert main(["eval", "--table", f"locked={out}"]) == 0
+    assert "| locked | - (frame-locked references) |" in capsys.readouterr().out
+
+
 def test_eval_refuses_bad_arguments(tiny_model_dir, tmp_path, capsys):
     assert main(["eval", "--model", str(tiny_model_dir)]) == 2
     assert "give --out" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -347,6 +348,33 @@ def test_steady_tone_share_draws_steady_unfaded_sines_of_every_pitch_and_pan_and
         ProceduralDataset(5, 1024, 44100, seed=3).captions(4)
 
 
+def test_procedural_grid_data_plays_every_tone_frame_locked(tiny_cfg):
+    from arc_edge.commands.train import make_dataset
+    from arc_edge.data.procedural import PITCH_RANGES, SoundSpec, render
+
+    hop, sr = tiny_cfg.downsampling_ratio, tiny_cfg.sample_rate
+    grid, plain = (make_dataset(name, tiny_cfg, 200, 0, caption_variants=2) for name in ("procedural-grid", "procedural"))
+    for i in range(200):
+        locked, drawn = grid.example(i)[0], plain.example(i)[0]
+        assert locked.attributes() == drawn.attributes()  # the same sounds; only the frequency moves
+        k = locked.frequency * hop / sr
+        assert k == round(k) and round(k) % 4 != 0
+        lo, hi = PITCH_RANGES[locked.pitch]
+        assert lo <= locked.frequency <= hi and abs(math.log(locked.frequency / drawn.frequency)) < 0.3  # k=4 skipped
+    # a steady, unfaded tone on the grid repeats exactly once per latent frame (its jumps on the same samples);
+    # off the grid it does not; frame-locked, it starts at phase 0 (a saw at its bottom: -0.7 x 0.8 x 0.7)
+    for k, repeats in ((13, True), (13.3, False)):
+        saw = SoundSpec("saw", "mid", "steady", "center", "none", k * sr / hop)
+        audio = render(saw, 8 * hop / sr, sr, seed=5, frame_locked=True)  # frames 0-5 lie before the release
+        assert all(np.array_equal(audio[:, :hop], audio[:, f * hop:(f + 1) * hop]) for f in range(1, 6)) == repeats
+        assert np.allclose(audio[:, 0], -0.392) and np.abs(audio[:, :hop]).max() > 0.3
+    assert not np.allclose(render(saw, 0.1, sr, 5)[:, 0], -0.392)  # unlocked: the seed's phase
+    # noise has no phase: the seed's noise either way
+    noise = SoundSpec("noise", "mid", "steady", "center", "none", 13 * sr / hop)
+    assert np.array_equal(render(noise, 0.1, sr, 5, frame_locked=True), render(noise, 0.1, sr, 5))
+    assert grid[3]["audio"].shape == (2, tiny_cfg.sample_size)
+
+
 def _steady_sine_share(specs) -> float:
     return sum((s.waveform, s.pulse, s.fade) == ("sine", "steady", "none") for s in specs) / len(specs)
 
@@ -466,6 +494,17 @@ def test_a_resume_refused_for_a_broken_checkpoint_leaves_no_tokenizer_file(tmp_p
     r = _cli("train", "vae", "--out", run, "--resume", "--steps", "2")
     assert r.returncode != 0 and "does not match its own config" in r.stderr
     assert not (run / "resume_spiece.model").exists()
+
+
+def test_a_run_on_procedural_grid_data_records_it_and_resumes_on_it(tmp_path):
+    run = tmp_path / "run"
+    base = ("train", "vae", "--out", run, "--batch-size", "1", "--set", "crop=8192", "--set", "dataset_size=2",
+            "--set", "steady_tone_share=0.5")  # tones mix into either procedural data
+    assert _cli(*base, "--steps", "1", "--data", "procedural-grid").returncode == 0
+    assert json.loads((run / "recipe.json").read_text())["data"] == "procedural-grid"
+    r = _cli(*base, "--steps", "2", "--resume", "--data", "procedural")
+    assert r.returncode == 2 and "was trained on --data procedural-grid" in r.stderr
+    assert _cli(*base, "--steps", "2", "--resume").returncode == 0 and load_checkpoint(run)["step"] == 2
 
 
 def test_steady_tone_share_with_a_manifest_is_a_one_line_error(tmp_path):

@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-embedder", action="store_true", help="analyser metrics only")
     p.add_argument("--vae-only", action="store_true",
                    help="score VAE encode+decode of the reference audio instead of generations (the latent ceiling)")
+    p.add_argument("--frame-locked", action="store_true",
+                   help="render the reference tones frame-locked (on the latent frame grid, phase 0), as "
+                        "`train --data procedural-grid` trains: a --vae-only ceiling for such a VAE")
     p.add_argument("--seed", type=int, default=0, help="base seed of the generations")
     add_threads_arg(p)
     p.add_argument("--table", nargs="+", metavar="LABEL=REPORT.json", default=None,
@@ -81,12 +84,14 @@ def run(args: argparse.Namespace) -> int:
     runtime = load_runtime(args)
     with progress_bar(len(prompts) * args.n_per_prompt, "evaluating", unit="gen") as bar:
         report = evaluate(runtime, prompts, args.n_per_prompt, args.steps, args.sampler, args.cfg, args.seed,
-                          on_item=lambda: bar.update(1), vae_only=args.vae_only, embedder=embedder)
+                          on_item=lambda: bar.update(1), vae_only=args.vae_only, embedder=embedder,
+                          frame_locked=args.frame_locked)
     report["source"] = runtime.description
     report["prompt_set"] = str(args.prompts)
     write_json(args.out, report)
     a = report["adherence"]
-    print(f"{runtime.description}: adherence {a['overall']:.3f} (chance {a['chance']:.3f}) "
+    refs = " (frame-locked references)" if args.frame_locked else ""
+    print(f"{runtime.description}{refs}: adherence {a['overall']:.3f} (chance {a['chance']:.3f}) "
           + " ".join(f"{k} {v:.2f}" for k, v in a["per_attribute"].items())
           + (f"  diversity {report['diversity']:.3f}" if report["diversity"] is not None else "")
           + f"  FD {report['frechet_distance']:.2f}  {report['latency_s']['mean'] * 1e3:.0f} ms/gen")

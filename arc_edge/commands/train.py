@@ -9,6 +9,7 @@ from pathlib import Path
 from .common import positive_int
 
 STAGES = ("vae", "rf", "arc", "decoder", "encode", "default", "clap")
+PROCEDURAL_DATA = ("procedural", "procedural-grid")  # -grid: tones frame-locked (ProceduralDataset's frame_rate)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,8 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("stage", choices=STAGES, help="what to train")
     p.add_argument("--recipe", type=Path, default=None, help="TOML recipe (default: the built-in default.toml)")
     p.add_argument("--data", default=None,
-                   help="'procedural' (default), a manifest (.jsonl/.csv: path, caption[, seconds]) or a latent cache "
-                        "dir; --resume uses the run's own")
+                   help="'procedural' (default), 'procedural-grid' (the same sounds with every tone frame-locked: its "
+                        "frequency a multiple of the latent frame rate, its phase 0), a manifest (.jsonl/.csv: path, "
+                        "caption[, seconds]) or a latent cache dir; --resume uses the run's own")
     p.add_argument("--init", type=Path, default=None, help="model directory to start from (rf, arc, decoder, encode)")
     p.add_argument("--t5", type=Path, default=None, help="local T5 folder for --init (default: INIT/t5)")
     p.add_argument("--model-config", default="tiny",
@@ -71,7 +73,7 @@ def _pipeline_for(args: argparse.Namespace, stage: str):
 def check_tone_share(spec: str, steady_tone_share: float) -> None:
     from ..errors import InputError
 
-    if spec != "procedural" and steady_tone_share > 0:
+    if spec not in PROCEDURAL_DATA and steady_tone_share > 0:
         raise InputError(f"steady_tone_share mixes tones into the procedural data, not into --data {spec}; "
                          "pass --set steady_tone_share=0 (or, for 'train default', set it to 0 in the recipe)")
 
@@ -81,14 +83,16 @@ def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = T
     from ..data.datasets import LatentDataset, ManifestDataset, ProceduralDataset
     from ..errors import InputError
 
-    if spec == "procedural":
+    if spec in PROCEDURAL_DATA:
+        frame_rate = cfg.sample_rate / cfg.downsampling_ratio if spec == "procedural-grid" else None
         return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed, caption_variants=caption_variants,
-                                 steady_tone_share=steady_tone_share)
+                                 steady_tone_share=steady_tone_share, frame_rate=frame_rate)
     check_tone_share(spec, steady_tone_share)
     path = Path(spec)
     if path.is_dir():
         if not latents_allowed:
-            raise InputError(f"--data {spec} is a latent cache; this stage needs audio: 'procedural' or a manifest")
+            raise InputError(f"--data {spec} is a latent cache; this stage needs audio: 'procedural', "
+                             "'procedural-grid' or a manifest")
         return LatentDataset(path, cfg)
     return ManifestDataset(path, cfg.sample_size, cfg.sample_rate, cfg.audio_channels, seed=seed)
 
@@ -111,8 +115,8 @@ def _prepare_out(args: argparse.Namespace) -> None:
 
 
 def data_spec(spec: str) -> str:
-    """``--data`` as a run records it: 'procedural' or the absolute path (a resume may start elsewhere)."""
-    return spec if spec == "procedural" else str(Path(spec).resolve())
+    """``--data`` as a run records it: a procedural name or the absolute path (a resume may start elsewhere)."""
+    return spec if spec in PROCEDURAL_DATA else str(Path(spec).resolve())
 
 
 def _resumed_data(args: argparse.Namespace, record: dict) -> str:
@@ -210,8 +214,8 @@ def run_default(args: argparse.Namespace) -> Path:
         return ns
 
     vae_model = run_stage(sub("vae"), "vae")
-    if not (base / "latents").is_dir():
-        run_encode(sub("latents", init=vae_model, data="procedural"))
+    if not (base / "latents").is_dir():  # the DiT learns the procedural captions, frame-locked if the VAE's were
+        run_encode(sub("latents", init=vae_model, data=args.data if args.data in PROCEDURAL_DATA else "procedural"))
     rf_model = run_stage(sub("rf", init=vae_model, data=str(base / "latents")), "rf")
     arc_model = run_stage(sub("arc", init=rf_model, data=str(base / "latents")), "arc")
     if "decoder" not in tables:

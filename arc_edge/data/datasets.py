@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from ..audio_io import read_audio
 from ..errors import InputError, first_line
 from ..schema import Fields, number_item, read_json, read_text, str_item
-from .procedural import STEADY_TONE, SoundSpec, caption, random_spec, render
+from .procedural import STEADY_TONE, SoundSpec, caption, on_frame_grid, random_spec, render
 
 
 class _CaptionedDataset(Dataset):
@@ -34,14 +34,16 @@ class ProceduralDataset(_CaptionedDataset):
     """Index i always yields the same example (seeded), so every rank/epoch agrees on what it saw.
     ``caption_variants`` > 1 gives each example that many differently worded captions of one sound
     (``captions``); latent caches keep them all and each training draw picks one.
-    ``steady_tone_share`` of the examples are steady, unfaded sines (any pitch and pan)."""
+    ``steady_tone_share`` of the examples are steady, unfaded sines (any pitch and pan).
+    With a ``frame_rate`` (sample rate / VAE hop), every tone is frame-locked: its frequency on that
+    grid (``on_frame_grid``) and its phase 0, so every latent frame of a tone holds the same waveform."""
 
     def __init__(self, size: int, samples: int, sample_rate: int, seed: int = 0, caption_variants: int = 1,
-                 steady_tone_share: float = 0.0):
+                 steady_tone_share: float = 0.0, frame_rate: float | None = None):
         if not 0.0 <= steady_tone_share <= 1.0:
             raise ValueError(f"steady_tone_share must be in [0, 1], got {steady_tone_share}")
         self.size, self.samples, self.sample_rate, self.seed = size, samples, sample_rate, seed
-        self.caption_variants, self.steady_tone_share = caption_variants, steady_tone_share
+        self.caption_variants, self.steady_tone_share, self.frame_rate = caption_variants, steady_tone_share, frame_rate
 
     def __len__(self) -> int:
         return self.size
@@ -51,6 +53,8 @@ class ProceduralDataset(_CaptionedDataset):
         # no draw without steady tones: the examples of existing recipes stay what they were
         steady = self.steady_tone_share > 0 and rng.random() < self.steady_tone_share
         spec = random_spec(rng, STEADY_TONE if steady else None)
+        if self.frame_rate:  # before the captions: those that give the pitch in Hz name the tone played
+            spec = on_frame_grid(spec, self.frame_rate)
         return spec, [caption(spec, rng) for _ in range(self.caption_variants)]
 
     def captions(self, index: int) -> list[str]:
@@ -58,7 +62,8 @@ class ProceduralDataset(_CaptionedDataset):
 
     def __getitem__(self, index: int) -> dict:
         spec, texts = self.example(index)
-        audio = render(spec, self.samples / self.sample_rate, self.sample_rate, seed=self.seed * 7919 + index)
+        audio = render(spec, self.samples / self.sample_rate, self.sample_rate, seed=self.seed * 7919 + index,
+                       frame_locked=bool(self.frame_rate))
         return {"audio": torch.from_numpy(audio), "caption": texts[0], "captions": texts,
                 "seconds": self.samples / self.sample_rate}
 

@@ -8,8 +8,9 @@ arc-edge train and evaluate prompt adherence without downloadable data or weight
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -116,6 +117,21 @@ def random_spec(rng: random.Random, given: dict[str, str] | None = None, frequen
     return SoundSpec(frequency=frequency or freq, **choice)
 
 
+def on_frame_grid(spec: SoundSpec, frame_rate: float) -> SoundSpec:
+    """``spec`` with its frequency moved to the nearest multiple k of the latent frame rate
+    (sample rate / VAE hop) inside its register. Such a tone repeats exactly once per latent frame,
+    so its latent is the same in every frame; started at phase 0 (``render(..., frame_locked=True)``),
+    every example of that frequency has the same frames. k is never a multiple of 4: a saw there has
+    a partial on a multiple of sample rate / 8, where the signal-health check looks for the
+    upsampler's whine."""
+    lo, hi = PITCH_RANGES[spec.pitch]
+    steps = [k for k in range(math.ceil(lo / frame_rate), math.floor(hi / frame_rate) + 1) if k % 4]
+    if not steps:
+        raise ValueError(f"no frequency on a {frame_rate:g} Hz frame grid lies in the {spec.pitch} register")
+    k = min(steps, key=lambda k: abs(math.log(k * frame_rate / spec.frequency)))
+    return replace(spec, frequency=k * frame_rate)
+
+
 def caption(spec: SoundSpec, rng: random.Random) -> str:
     """A varied caption of ``spec``: synonyms (pitch sometimes in Hz), attribute phrases in any
     order, negations ("steady, no pulsing", "a sine, not a saw"), words that say nothing about the
@@ -163,9 +179,12 @@ def in_domain(prompt: str) -> bool:
     return any(w in DOMAIN_WORDS or w.rstrip("s") in DOMAIN_WORDS or w.endswith("hz") for w in words)
 
 
-def _oscillator(waveform: str, freq: float, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
-    t = np.arange(n) / sr
-    phase = (freq * t + rng.uniform()) % 1.0
+def _oscillator(waveform: str, freq: float, n: int, sr: int, rng: np.random.Generator,
+                start_phase: float | None = None) -> np.ndarray:
+    drawn = rng.uniform()  # drawn either way: a locked phase leaves the noise of a seed as it was
+    # freq * n / sr in this order: exact for a frequency on the frame grid (a dyadic multiple of sr /
+    # hop), so a frame-locked square or saw jumps at the same samples in every frame
+    phase = (freq * np.arange(n) / sr + (drawn if start_phase is None else start_phase)) % 1.0
     if waveform == "sine":
         return np.sin(2 * np.pi * phase)
     if waveform == "square":
@@ -175,12 +194,13 @@ def _oscillator(waveform: str, freq: float, n: int, sr: int, rng: np.random.Gene
     return np.clip(rng.standard_normal(n), -3.5, 3.5) * 0.3  # peaks bounded: the mix never clips
 
 
-def render(spec: SoundSpec, seconds: float, sample_rate: int, seed: int) -> np.ndarray:
-    """-> float32 stereo audio [2, n] in [-1, 1]."""
+def render(spec: SoundSpec, seconds: float, sample_rate: int, seed: int, frame_locked: bool = False) -> np.ndarray:
+    """-> float32 stereo audio [2, n] in [-1, 1]. ``frame_locked`` starts every tone at phase 0
+    (with ``on_frame_grid``: the same waveform in every latent frame and every example)."""
     rng = np.random.default_rng(seed)
     n = int(round(seconds * sample_rate))
     t = np.arange(n) / sample_rate
-    mono = _oscillator(spec.waveform, spec.frequency, n, sample_rate, rng)
+    mono = _oscillator(spec.waveform, spec.frequency, n, sample_rate, rng, 0.0 if frame_locked else None)
     rate = PULSE_RATES[spec.pulse]
     if rate > 0:
         mono = mono * (0.5 - 0.5 * np.cos(2 * np.pi * rate * t))
