@@ -28,7 +28,7 @@ import torch
 from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
 from .data.band_response import band_response_db, summarize_band_response
-from .data.procedural import ATTRIBUTES, on_frame_grid, random_spec, render
+from .data.procedural import ATTRIBUTES, check_frame_grid, on_frame_grid, random_spec, render
 from .data.signal_health import health, summarize_health
 from .decoding import decode_in_windows
 from .errors import InputError, first_line
@@ -153,6 +153,8 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
     tones on the latent frame grid at phase 0, as ``--data procedural-grid`` trains."""
     cfg = runtime.cfg
     frame_rate = cfg.sample_rate / cfg.downsampling_ratio
+    if frame_locked:
+        check_frame_grid(frame_rate)
     seconds = cfg.max_seconds
     hits: dict[str, list[bool]] = defaultdict(list)
     asked: dict[str, list[bool]] = defaultdict(list)  # only prompts that ask for something other than the neutral value

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 from ..audio_io import read_audio
 from ..errors import InputError, first_line
 from ..schema import Fields, number_item, read_json, read_text, str_item
-from .procedural import STEADY_TONE, SoundSpec, caption, on_frame_grid, random_spec, render
+from .procedural import STEADY_TONE, SoundSpec, caption, check_frame_grid, on_frame_grid, random_spec, render
 
 
 class _CaptionedDataset(Dataset):
@@ -44,6 +44,8 @@ class ProceduralDataset(_CaptionedDataset):
             raise ValueError(f"steady_tone_share must be in [0, 1], got {steady_tone_share}")
         self.size, self.samples, self.sample_rate, self.seed = size, samples, sample_rate, seed
         self.caption_variants, self.steady_tone_share, self.frame_rate = caption_variants, steady_tone_share, frame_rate
+        if frame_rate:
+            check_frame_grid(frame_rate)
 
     def __len__(self) -> int:
         return self.size

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from ..decoding import end_fade_gains
+from ..errors import InputError
 
 WAVEFORMS = ("sine", "square", "saw", "noise")
 PITCHES = ("low", "mid", "high")
@@ -124,12 +125,25 @@ def on_frame_grid(spec: SoundSpec, frame_rate: float) -> SoundSpec:
     every example of that frequency has the same frames. k is never a multiple of 4: a saw there has
     a partial on a multiple of sample rate / 8, where the signal-health check looks for the
     upsampler's whine."""
-    lo, hi = PITCH_RANGES[spec.pitch]
-    steps = [k for k in range(math.ceil(lo / frame_rate), math.floor(hi / frame_rate) + 1) if k % 4]
+    steps = _grid_steps(spec.pitch, frame_rate)
     if not steps:
         raise ValueError(f"no frequency on a {frame_rate:g} Hz frame grid lies in the {spec.pitch} register")
     k = min(steps, key=lambda k: abs(math.log(k * frame_rate / spec.frequency)))
     return replace(spec, frequency=k * frame_rate)
+
+
+def _grid_steps(pitch: str, frame_rate: float) -> list[int]:
+    lo, hi = PITCH_RANGES[pitch]
+    return [k for k in range(math.ceil(lo / frame_rate), math.floor(hi / frame_rate) + 1) if k % 4]
+
+
+def check_frame_grid(frame_rate: float) -> None:
+    """Refuse a frame rate (sample rate / VAE hop) with no usable grid frequency in some register."""
+    empty = [pitch for pitch in PITCHES if not _grid_steps(pitch, frame_rate)]
+    if empty:
+        raise InputError(f"frame-locked tones need a multiple of this model's latent frame rate ({frame_rate:g} Hz) "
+                         f"inside every pitch register, and the {', '.join(empty)} register has none; "
+                         "use the usual procedural data (--data procedural, no --frame-locked)")
 
 
 def caption(spec: SoundSpec, rng: random.Random) -> str:
