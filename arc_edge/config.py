@@ -97,6 +97,11 @@ class ModelConfig:
         return self.sample_size / self.sample_rate
 
     @property
+    def latent_frame_rate(self) -> float:
+        """Latent frames per second (Hz): a tone at a multiple of it repeats once per frame."""
+        return self.sample_rate / self.downsampling_ratio
+
+    @property
     def cross_attn_tokens(self) -> int:
         return self.prompt.max_length + 1
 

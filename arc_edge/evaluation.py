@@ -152,9 +152,8 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
     with an ``embedder``, also in its learned embedding space. ``frame_locked`` renders the references'
     tones on the latent frame grid at phase 0, as ``--data procedural-grid`` trains."""
     cfg = runtime.cfg
-    frame_rate = cfg.sample_rate / cfg.downsampling_ratio
     if frame_locked:
-        check_frame_grid(frame_rate)
+        check_frame_grid(cfg.latent_frame_rate)
     seconds = cfg.max_seconds
     hits: dict[str, list[bool]] = defaultdict(list)
     asked: dict[str, list[bool]] = defaultdict(list)  # only prompts that ask for something other than the neutral value
@@ -166,7 +165,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
     rng = random.Random(seed)
     for p_index, p in enumerate(prompts):
         spec = random_spec(random.Random(seed * 7 + p_index), p.attributes, p.frequency)  # the reference sound
-        spec = on_frame_grid(spec, frame_rate) if frame_locked else spec
+        spec = on_frame_grid(spec, cfg.latent_frame_rate) if frame_locked else spec
         for k in range(n_per_prompt):
             item_seed = seed * 100_003 + p_index * 101 + k
             t0 = time.perf_counter()

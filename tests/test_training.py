@@ -376,15 +376,17 @@ def test_procedural_grid_data_plays_every_tone_frame_locked(tiny_cfg):
 
 
 def test_frame_locked_tones_on_a_grid_too_coarse_for_a_register_are_a_clear_error():
+    import dataclasses
     from types import SimpleNamespace
 
+    from arc_edge.config import builtin_config
     from arc_edge.errors import InputError
     from arc_edge.evaluation import evaluate
 
     coarse = 44100 / 256  # 172 Hz: no multiple lies in the low register (80-160 Hz)
     with pytest.raises(InputError, match=r"\(172.266 Hz\).*the low register has none; use the usual procedural data"):
         ProceduralDataset(4, 1024, 44100, frame_rate=coarse)
-    runtime = SimpleNamespace(cfg=SimpleNamespace(sample_rate=44100, downsampling_ratio=256, max_seconds=1.0))
+    runtime = SimpleNamespace(cfg=dataclasses.replace(builtin_config("tiny"), downsampling_ratio=256))
     with pytest.raises(InputError, match="the low register has none"):  # before anything is generated
         evaluate(runtime, [], 1, 8, "pingpong", None, frame_locked=True)
     ProceduralDataset(4, 1024, 44100, frame_rate=44100 / 2048)  # the tiny and SAOS hop: every register has steps

@@ -84,7 +84,7 @@ def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = T
     from ..errors import InputError
 
     if spec in PROCEDURAL_DATA:
-        frame_rate = cfg.sample_rate / cfg.downsampling_ratio if spec == "procedural-grid" else None
+        frame_rate = cfg.latent_frame_rate if spec == "procedural-grid" else None
         return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed, caption_variants=caption_variants,
                                  steady_tone_share=steady_tone_share, frame_rate=frame_rate)
     check_tone_share(spec, steady_tone_share)
