@@ -348,6 +348,18 @@ def test_steady_tone_share_draws_steady_unfaded_sines_of_every_pitch_and_pan_and
         ProceduralDataset(5, 1024, 44100, seed=3).captions(4)
 
 
+def test_builtin_data_name_beside_a_folder_of_that_name_says_which_is_used(tiny_cfg, tmp_path, monkeypatch, capsys):
+    from arc_edge.commands.train import make_dataset
+    from arc_edge.data.datasets import ProceduralDataset
+
+    monkeypatch.chdir(tmp_path)
+    make_dataset("procedural-grid", tiny_cfg, 4, 0)
+    assert "note:" not in capsys.readouterr().out
+    (tmp_path / "procedural-grid").mkdir()  # e.g. a latent cache written with --out procedural-grid
+    assert isinstance(make_dataset("procedural-grid", tiny_cfg, 4, 0), ProceduralDataset)
+    assert "pass ./procedural-grid" in capsys.readouterr().out
+
+
 def test_procedural_grid_data_plays_every_tone_frame_locked(tiny_cfg):
     from arc_edge.commands.train import make_dataset
     from arc_edge.data.procedural import PITCH_RANGES, SoundSpec, render

@@ -84,6 +84,9 @@ def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = T
     from ..errors import InputError
 
     if spec in PROCEDURAL_DATA:
+        if Path(spec).exists():  # e.g. a latent cache written with --out procedural-grid: the bare name is not it
+            print(f"note: --data {spec} is the built-in procedural data, not the file or folder {spec} here; "
+                  f"pass ./{spec} to train on that")
         frame_rate = cfg.latent_frame_rate if spec == "procedural-grid" else None
         return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed, caption_variants=caption_variants,
                                  steady_tone_share=steady_tone_share, frame_rate=frame_rate)
