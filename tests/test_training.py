@@ -19,7 +19,7 @@ from arc_edge.errors import ConfigError
 from arc_edge.training import losses
 from arc_edge.training.alignment import TextLatentAlignment
 from arc_edge.training.audio_discriminator import MultiResolutionDiscriminator
-from arc_edge.training.batches import draw_batch, step_generator, tokenize_batch
+from arc_edge.training.batches import crop_start, draw_batch, step_generator, tokenize_batch
 from arc_edge.training.discriminator import ARCDiscriminator
 from arc_edge.training.distributed import DistEnv
 from arc_edge.training.latent_cache import encode_dataset
@@ -137,6 +137,17 @@ def test_caption_variants_are_cached_and_drawn_deterministically(tiny_cfg, tiny_
     assert drawn == [draw_batch(cache, 4, step_generator(0, step, 0))["caption"] for step in range(20)]
     flat = {c for batch in drawn for c in batch}
     assert flat <= {c for i in range(4) for c in data.captions(i)} and len(flat) > 4  # not only the first
+
+
+def test_end_crops_reach_the_clips_release():
+    length, crop = 131072, 16384
+    uniform = [crop_start(length, crop, step_generator(0, s, 0)) for s in range(400)]
+    assert max(uniform) < length - crop and min(uniform) >= 0 and len(set(uniform)) > 390
+    share = [crop_start(length, crop, step_generator(0, s, 0), 0.25) for s in range(400)]
+    at_end = sum(s == length - crop for s in share)
+    assert 60 < at_end < 140  # about a quarter; the rest stay uniform
+    assert all(crop_start(length, crop, step_generator(1, s, 0), 1.0) == length - crop for s in range(50))
+    assert crop_start(crop, crop, step_generator(0, 0, 0), 0.5) == 0
 
 
 def test_a_cache_with_broken_caption_variants_is_refused(latent_cache, tmp_path):

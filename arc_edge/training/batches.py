@@ -26,6 +26,15 @@ def draw_batch(dataset: Dataset, batch_size: int, gen: torch.Generator) -> dict:
     return out
 
 
+def crop_start(length: int, crop: int, gen: torch.Generator, end_share: float = 0.0) -> int:
+    """Where a training crop of ``crop`` samples starts in a clip of ``length``. Uniform starts almost
+    never include the clip's last samples (1 start in ``length - crop``), where every sound releases
+    to silence; with ``end_share`` that share of crops ends exactly at the clip's end."""
+    if end_share > 0 and float(torch.rand(1, generator=gen)) < end_share:
+        return length - crop
+    return int(torch.randint(length - crop + 1, (1,), generator=gen))
+
+
 def tokenize_batch(tokenizer: PromptTokenizer, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     toks = [tokenizer.encode(c) for c in captions]
     return torch.tensor([t.ids for t in toks]), torch.tensor([t.mask for t in toks])

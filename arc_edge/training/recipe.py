@@ -44,6 +44,9 @@ class CommonOptions:
 @dataclass
 class VAEOptions(CommonOptions):
     crop: int = opt(32768, low=2048)  # samples per training crop
+    # share of crops that end at the clip's end: uniform starts leave the release of every sound (its
+    # last 50 ms) out of training, and a decoder trained so keeps a clip's last frame loud (an end click)
+    end_crop_share: float = opt(0.0, low=0.0, high=1.0)
     kl_weight: float = opt(1e-4, low=0.0)
     ffts: list[int] = opt([2048, 512, 128], low=16, high=65536)
     stft_weight: float = opt(1.0, low=0.0)  # multi-resolution STFT loss (spectral convergence + log magnitude)

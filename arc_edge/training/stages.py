@@ -22,7 +22,7 @@ from ..tokenizer import PromptTokenizer, train_tokenizer
 from . import losses
 from .alignment import TextLatentAlignment
 from .audio_discriminator import MultiResolutionDiscriminator
-from .batches import draw_batch, logit_normal_t, logsnr_uniform_t, tokenize_batch
+from .batches import crop_start, draw_batch, logit_normal_t, logsnr_uniform_t, tokenize_batch
 from .discriminator import ARCDiscriminator
 from .distributed import DistEnv, barrier, unwrap, wrap
 from .ema import EMA
@@ -106,7 +106,7 @@ class VAEStage:
         data = self.warmup_tones if index < self.opts.tone_warmup_steps else self.data
         audio = draw_batch(data, self.opts.batch_size, gen)["audio"].to(self.env.device)
         crop = min(self.opts.crop, audio.shape[-1])
-        start = int(torch.randint(audio.shape[-1] - crop + 1, (1,), generator=gen))
+        start = crop_start(audio.shape[-1], crop, gen, self.opts.end_crop_share)
         audio = audio[..., start:start + crop]
         z_shape = (audio.shape[0], self.pipeline.cfg.latent_dim, crop // self.pipeline.cfg.downsampling_ratio)
         noise = torch.randn(z_shape, generator=gen).to(self.env.device)
