@@ -178,14 +178,17 @@ def _check(name: str, value: Any, hint: Any, meta: dict, where: str) -> Any:
     return _check_number(name, value, hint, meta, where)
 
 
-def _build(cls: type, table: dict[str, Any], where: str):
+def _checked_values(cls: type, table: dict[str, Any], where: str) -> dict[str, Any]:
     known = {f.name: f for f in fields(cls)}
     unknown = sorted(set(table) - set(known))
     if unknown:
         raise ConfigError(f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     hints = get_type_hints(cls)
-    values = {name: _check(name, value, hints[name], known[name].metadata, where) for name, value in table.items()}
-    opts = cls(**values)
+    return {name: _check(name, value, hints[name], known[name].metadata, where) for name, value in table.items()}
+
+
+def _build(cls: type, table: dict[str, Any], where: str):
+    opts = cls(**_checked_values(cls, table, where))
     for name in ("gen_logsnr", "disc_logsnr"):
         pair = getattr(opts, name, None)
         if pair is not None and not pair[0] < pair[1]:
@@ -219,10 +222,13 @@ def load_recipe(path: Path | None, table_name: str, overrides: dict[str, Any] | 
                 base: dict[str, Any] | None = None):
     """Options for the recipe table ``table_name`` (a stage, or "decoder"): ``base`` (checked options, e.g. a
     resumed run's), then the recipe's table (defaults where neither sets one), then ``overrides``."""
+    cls = STAGE_OPTIONS[TABLE_STAGE[table_name]]
+    # a bad --set is named as the user wrote it, not as a fault of the recipe file it overrides
+    overrides = _checked_values(cls, overrides or {}, "--set")
     table = recipe_tables(Path(path)).get(table_name, {}) if path is not None else {}
-    table = {**TABLE_DEFAULTS.get(table_name, {}), **(base or {}), **table, **(overrides or {})}
+    table = {**TABLE_DEFAULTS.get(table_name, {}), **(base or {}), **table, **overrides}
     where = f"recipe [{table_name}]" if path is None else f"{path} [{table_name}]"
-    opts = _build(STAGE_OPTIONS[TABLE_STAGE[table_name]], table, where)
+    opts = _build(cls, table, where)
     if table_name == "decoder" and not opts.freeze_encoder:
         raise ConfigError(f"{where}: freeze_encoder = false would move the latents the DiT was trained on; "
                           "the decoder table fine-tunes the decoder alone (leave freeze_encoder out)")
