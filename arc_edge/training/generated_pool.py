@@ -12,7 +12,7 @@ import torch
 
 from ..models.pipeline import ArcPipeline
 from ..sampling import NoiseDraws, sample_pingpong
-from .batches import tokenize_batch
+from .batches import crop_start, tokenize_batch
 
 POOL_STEPS = 8  # ARC's ping-pong steps, as generation uses them
 POOL_BATCH = 16
@@ -46,5 +46,5 @@ def generated_latents(pipeline: ArcPipeline, data, count: int, seed: int = 0) ->
 def latent_windows(pool: torch.Tensor, batch: int, frames: int, gen: torch.Generator) -> torch.Tensor:
     """``batch`` random windows of ``frames`` latent frames from the pool (one start for the batch)."""
     idx = torch.randint(pool.shape[0], (batch,), generator=gen)
-    start = int(torch.randint(pool.shape[-1] - frames + 1, (1,), generator=gen))
+    start = crop_start(pool.shape[-1], frames, gen)
     return pool[idx, :, start:start + frames]
