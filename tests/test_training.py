@@ -369,6 +369,9 @@ def test_builtin_data_name_beside_a_folder_of_that_name_says_which_is_used(tiny_
     (tmp_path / "procedural-grid").mkdir()  # e.g. a latent cache written with --out procedural-grid
     assert isinstance(make_dataset("procedural-grid", tiny_cfg, 4, 0), ProceduralDataset)
     assert "pass ./procedural-grid" in capsys.readouterr().out
+    monkeypatch.setenv("RANK", "1")  # under torchrun only rank 0 says it
+    make_dataset("procedural-grid", tiny_cfg, 4, 0)
+    assert "note:" not in capsys.readouterr().out
 
 
 def test_procedural_grid_data_plays_every_tone_frame_locked(tiny_cfg):

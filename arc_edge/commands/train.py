@@ -82,9 +82,11 @@ def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = T
                  steady_tone_share: float = 0.0):
     from ..data.datasets import LatentDataset, ManifestDataset, ProceduralDataset
     from ..errors import InputError
+    from ..training.distributed import launched_as_rank_zero
 
     if spec in PROCEDURAL_DATA:
-        if Path(spec).exists():  # e.g. a latent cache written with --out procedural-grid: the bare name is not it
+        # e.g. a latent cache written with --out procedural-grid: the bare name is not it (said once under torchrun)
+        if Path(spec).exists() and launched_as_rank_zero():
             print(f"note: --data {spec} is the built-in procedural data, not the file or folder {spec} here; "
                   f"pass ./{spec} to train on that")
         frame_rate = cfg.latent_frame_rate if spec == "procedural-grid" else None
@@ -101,13 +103,12 @@ def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = T
 
 
 def _prepare_out(args: argparse.Namespace) -> None:
-    import os
-
     from ..errors import InputError
     from ..fileio import check_writable_dir_target
+    from ..training.distributed import launched_as_rank_zero
 
     # Under torchrun only rank 0 creates the run directory; the others wait for it at the first barrier.
-    if args.resume or os.environ.get("RANK", "0") != "0":
+    if args.resume or not launched_as_rank_zero():
         return
     if args.out.exists() and not args.force:
         raise InputError(f"{args.out} already exists; pass --resume to continue it or --force to replace it")
@@ -139,9 +140,9 @@ def _resumed_data(args: argparse.Namespace, record: dict) -> str:
 def _stage_options(args: argparse.Namespace, stage: str, record: dict, table: str):
     """The stage's options (from the recipe's ``table``): a resume continues on the run's recorded ones,
     changed only by what this command gives (--recipe, --set, --steps, --batch-size), and says which it changed."""
-    import os
     from dataclasses import asdict
 
+    from ..training.distributed import launched_as_rank_zero
     from ..training.loop import RUN_RECORD
     from ..training.recipe import builtin_recipe, changed_options, load_recipe, recorded_options
 
@@ -152,7 +153,7 @@ def _stage_options(args: argparse.Namespace, stage: str, record: dict, table: st
         return load_recipe(args.recipe or builtin_recipe("default"), table, overrides)
     opts = load_recipe(args.recipe, table, overrides, base=asdict(recorded))
     changed = [c for c in changed_options(recorded, opts) if not c.startswith("steps ")]
-    if changed and os.environ.get("RANK", "0") == "0":  # under torchrun, said once
+    if changed and launched_as_rank_zero():  # under torchrun, said once
         print(f"resuming {args.out} with changed options: {'; '.join(changed)}")
     return opts
 

@@ -26,6 +26,12 @@ class DistEnv:
         return self.world_size > 1
 
 
+def launched_as_rank_zero() -> bool:
+    """Whether torchrun started this process as rank 0 (or no torchrun at all): readable before setup(),
+    for what only one process should print or create."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def setup() -> DistEnv:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
