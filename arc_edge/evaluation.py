@@ -27,13 +27,13 @@ import torch
 
 from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
-from .data.band_response import band_response_db, summarize_band_response
+from .data.band_response import band_response_db, band_response_table, summarize_band_response
 from .data.procedural import ATTRIBUTES, check_frame_grid, on_frame_grid, random_spec, render
 from .data.signal_health import health, summarize_health
 from .decoding import decode_in_windows
 from .errors import InputError, first_line
 from .generate import GenerationRequest, Runtime, generate
-from .schema import Fields, read_json, read_text
+from .schema import Fields, number_item, read_json, read_text
 
 NEUTRAL = {"fade": "none", "pulse": "steady", "pan": "center"}  # what a prompt gets when it does not ask
 
@@ -260,7 +260,26 @@ def load_report(path: Path) -> dict:
             r.number(key)
     if r.raw("learned_embedding", None) is not None:
         r.obj("learned_embedding")
+    if r.raw("band_response", None) is not None:
+        _check_band_response(r.obj("band_response"))
     return raw
+
+
+def _check_band_response(b: Fields) -> None:
+    """A --vae-only report's band response: [lo, hi] per band, and per waveform one dB value (or null) per band."""
+    def edge_pair(value, name: str) -> list[float]:
+        if not isinstance(value, list) or len(value) != 2:
+            raise InputError(f"{b.where}: field '{name}' must be a [low, high] pair of numbers, got {value!r:.40}")
+        return [number_item(b.where, InputError)(v, f"{name}[{i}]") for i, v in enumerate(value)]
+
+    def db_or_null(value, name: str) -> float | None:
+        return None if value is None else number_item(b.where, InputError)(value, name)
+
+    n = len(b.items("bands_hz", edge_pair, min_len=1))
+    medians = b.obj("median_db_by_waveform")
+    for waveform in medians:
+        if len(medians.items(waveform, db_or_null)) != n:
+            raise medians.fail(waveform, f"a list of {n} values (one per band)", medians.raw(waveform))
 
 
 def results_table(reports: dict[str, dict]) -> str:
@@ -288,4 +307,8 @@ def results_table(reports: dict[str, dict]) -> str:
                  fmt(e.get("frechet_distance")), fmt(h.get("healthy_share"), 2), fmt(h.get("max_abs_dc"), 3),
                  fmt(r["latency_s"]["mean"] * 1e3, 0)]
         lines.append("| " + " | ".join(cells) + " |")
+    responses = {label: r["band_response"] for label, r in reports.items() if r.get("band_response")}
+    if responses:  # --vae-only reports: why a waveform is misread
+        lines += ["", "Band response of the reconstructions (dB, reconstruction over reference, median per waveform):",
+                  "", band_response_table(responses)]
     return "\n".join(lines)

@@ -147,6 +147,12 @@ def w(tmp_path_factory, tiny_model_dir, et_int8_bundle):
     (d / "data_bad.jsonl").write_text('{"path": "ok.wav", "caption": "x", "seconds": -3}\n')
     (d / "data_header.csv").write_text("file,text\nok.wav,x\n")
     (d / "report.json").write_text(json.dumps({"adherence": {"overall": "high"}}))
+    valid = {"adherence": {"overall": 0.5, "per_attribute": {"pan": 0.5}}, "steps": 8, "sampler": "pingpong",
+             "latency_s": {"mean": 0.1}}
+    (d / "band_short.json").write_text(json.dumps({**valid, "band_response": {
+        "bands_hz": [[0, 250], [250, 500]], "median_db_by_waveform": {"sine": [1.0]}}}))
+    (d / "band_edges.json").write_text(json.dumps({**valid, "band_response": {
+        "bands_hz": [[0, "x"]], "median_db_by_waveform": {"sine": [1.0]}}}))
     huge = json.loads((tiny_model_dir / "model_config.json").read_text())
     huge["model"]["diffusion"]["config"].update(depth=1024, embed_dim=8192)
     (d / "huge.json").write_text(json.dumps(huge))
@@ -378,6 +384,10 @@ CASES = [
      "'n_fft' must be an integer"),
     ("eval table missing", lambda w, o: ["eval", "--table", f"a={w.dir / 'none.json'}"], "no eval report"),
     ("eval table broken", lambda w, o: ["eval", "--table", f"a={w.dir / 'bad.json'}"], "not valid JSON"),
+    ("eval table band count", lambda w, o: ["eval", "--table", f"a={w.dir / 'band_short.json'}"],
+     "'band_response.median_db_by_waveform.sine' must be a list of 2 values"),
+    ("eval table band edges", lambda w, o: ["eval", "--table", f"a={w.dir / 'band_edges.json'}"],
+     "'band_response.bands_hz[0][1]' must be a finite number"),
     ("eval table foreign", lambda w, o: ["eval", "--table", f"a={w.dir / 'report.json'}"], "overall"),
     ("eval table no label", lambda w, o: ["eval", "--table", str(w.dir / "report.json")], "LABEL=REPORT.json"),
     # train

@@ -50,6 +50,12 @@ def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
         assert all((attr in c["missed"]) == (c["measured"][attr] != prompts[c["prompt"]][attr]) for c in scored)
     assert set(r["adherence"]["per_attribute_when_asked"]) <= {"fade", "pulse", "pan"}
     assert table[2].startswith("| random tiny | 2 pingpong | ") and table[3].startswith("| its VAE |")
+    # the VAE report's band response follows, one row per waveform it reconstructed (none for generations)
+    band_rows = [line for line in table[4:] if line.startswith("| its VAE |")]
+    expected = {w: [("-" if db is None else f"{db:+.1f}") for db in m]
+                for w, m in v["band_response"]["median_db_by_waveform"].items()}
+    assert {row.split(" | ")[1]: row.strip("| ").split(" | ")[2:] for row in band_rows} == expected
+    assert not any(line.startswith("| random tiny |") for line in table[4:])
 
 
 def test_eval_frame_locked_reconstructs_tones_on_the_latent_frame_grid(tiny_model_dir, tmp_path, capsys, monkeypatch):

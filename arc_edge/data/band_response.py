@@ -50,9 +50,29 @@ def summarize_band_response(per_clip: list[list[float | None]], waveforms: list[
     return {"bands_hz": [[lo, hi] for lo, hi in bands(sample_rate)], "median_db_by_waveform": medians}
 
 
+def _band_name(lo: float, hi: float) -> str:
+    return f"{lo / 1000:g}-{hi / 1000:g} kHz"
+
+
 def format_band_response(summary: dict) -> list[str]:
-    """One line per waveform: ``noise: 0-250 Hz +1.2 dB, ...`` (bands it does not score left out)."""
+    """One line per waveform: ``noise: 0-0.25 kHz +1.2 dB, ...`` (bands it does not score left out)."""
     edges = summary["bands_hz"]
-    return [f"{waveform}: " + ", ".join(f"{lo / 1000:g}-{hi / 1000:g} kHz {db:+.1f} dB"
+    return [f"{waveform}: " + ", ".join(f"{_band_name(lo, hi)} {db:+.1f} dB"
                                         for (lo, hi), db in zip(edges, medians, strict=True) if db is not None)
             for waveform, medians in summary["median_db_by_waveform"].items()]
+
+
+def band_response_table(summaries: dict[str, dict]) -> str:
+    """Markdown: one row per report label and waveform, one column per band (dB; '-' where unscored).
+    Reports whose bands differ (another sample rate) get a table of their own."""
+    layouts: dict[tuple, list[str]] = defaultdict(list)
+    for label, summary in summaries.items():
+        layouts[tuple(map(tuple, summary["bands_hz"]))].append(label)
+    tables = []
+    for edges, labels in layouts.items():
+        head = ["", "waveform", *(_band_name(lo, hi) for lo, hi in edges)]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join([label, waveform, *("-" if db is None else f"{db:+.1f}" for db in medians)]) + " |"
+                  for label in labels for waveform, medians in summaries[label]["median_db_by_waveform"].items()]
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables)
