@@ -307,18 +307,23 @@ class RFStage:
         torch.nn.utils.clip_grad_norm_(self.denoiser.parameters(), 1.0)
         self.opt.step()
         self.ema.update(self.pipeline.model)
-        if self.opts.alignment_weight > 0:
+        if self._alignment is not None:
             return {"loss": loss.item(), "rf": rf.item(), "alignment": aligned.item()}
         return {"loss": loss.item()}
 
+    @property
+    def _alignment(self) -> TextLatentAlignment | None:
+        """The alignment heads (None at alignment_weight 0): what the stage logs and checkpoints follows them."""
+        return unwrap(self.denoiser).alignment
+
     def state(self) -> dict:
         state = {"opt": self.opt.state_dict(), "ema": self.ema.state_dict()}
-        if unwrap(self.denoiser).alignment is not None:
-            state["alignment"] = unwrap(self.denoiser).alignment.state_dict()
+        if self._alignment is not None:
+            state["alignment"] = self._alignment.state_dict()
         return state
 
     def load_state(self, state: dict) -> None:
-        alignment = unwrap(self.denoiser).alignment
+        alignment = self._alignment
         if (alignment is not None) != ("alignment" in state):
             raise ConfigError("a resume cannot switch alignment_weight between 0 and > 0 (the checkpoint's alignment "
                               "heads would be missing or unused); leave alignment_weight as the run had it")
