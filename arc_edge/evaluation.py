@@ -27,7 +27,7 @@ import torch
 
 from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
-from .data.band_response import band_response_db, band_response_table, summarize_band_response
+from .data.band_response import band_response_db, band_response_table, sound_label, summarize_band_response
 from .data.procedural import ATTRIBUTES, check_frame_grid, on_frame_grid, random_spec, render
 from .data.signal_health import health, summarize_health
 from .decoding import decode_in_windows
@@ -161,7 +161,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
     clip_attributes: list[dict] = []  # per clip: what the analysers heard, and which asked attributes it missed
     gen_feats, ref_feats, groups, times = [], [], [], []
     gen_audio, ref_audio, texts = [], [], []
-    responses, waveforms = [], []  # band response of each reconstruction (vae_only)
+    responses, sounds = [], []  # band response of each reconstruction (vae_only), by sound_label
     rng = random.Random(seed)
     for p_index, p in enumerate(prompts):
         spec = random_spec(random.Random(seed * 7 + p_index), p.attributes, p.frequency)  # the reference sound
@@ -173,7 +173,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
                 rendered = render(spec, seconds, cfg.sample_rate, item_seed, frame_locked)
                 audio = reconstruct(runtime, rendered)
                 responses.append(band_response_db(rendered, audio, cfg.sample_rate))
-                waveforms.append(spec.waveform)
+                sounds.append(sound_label(spec.waveform, spec.pitch))
             else:
                 req = GenerationRequest(p.prompt, seconds, steps, seed=item_seed, sampler=sampler, cfg_scale=cfg_scale)
                 audio = generate(runtime, req).audio
@@ -218,8 +218,8 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
                       "per_attribute_when_asked": {k: float(np.mean(v)) for k, v in sorted(asked.items())
                                                    if k in NEUTRAL}},
         "signal_health": summarize_health(clip_health),
-        # per octave band and waveform, the reconstruction's energy over the reference's (dB)
-        "band_response": summarize_band_response(responses, waveforms, cfg.sample_rate) if vae_only else None,
+        # per octave band, waveform and register, the reconstruction's energy over the reference's (dB)
+        "band_response": summarize_band_response(responses, sounds, cfg.sample_rate) if vae_only else None,
         "clip_health": clip_health,
         "clip_attributes": clip_attributes,
         "diversity": diversity(gen_z, groups) if n_per_prompt > 1 else None,
@@ -266,7 +266,8 @@ def load_report(path: Path) -> dict:
 
 
 def _check_band_response(b: Fields) -> None:
-    """A --vae-only report's band response: [lo, hi] per band, and per waveform one dB value (or null) per band."""
+    """A --vae-only report's band response: [lo, hi] per band, and per sound one dB value (or null) per
+    band. Reports written before the split by register say ``median_db_by_waveform``; read as such."""
     def edge_pair(value, name: str) -> list[float]:
         if not isinstance(value, list) or len(value) != 2:
             raise InputError(f"{b.where}: field '{name}' must be a [low, high] pair of numbers, got {value!r:.40}")
@@ -276,10 +277,12 @@ def _check_band_response(b: Fields) -> None:
         return None if value is None else number_item(b.where, InputError)(value, name)
 
     n = len(b.items("bands_hz", edge_pair, min_len=1))
-    medians = b.obj("median_db_by_waveform")
-    for waveform in medians:
-        if len(medians.items(waveform, db_or_null)) != n:
-            raise medians.fail(waveform, f"a list of {n} values (one per band)", medians.raw(waveform))
+    if not b.has("median_db_by_sound") and b.has("median_db_by_waveform"):
+        b.data["median_db_by_sound"] = b.data.pop("median_db_by_waveform")
+    medians = b.obj("median_db_by_sound")
+    for sound in medians:
+        if len(medians.items(sound, db_or_null)) != n:
+            raise medians.fail(sound, f"a list of {n} values (one per band)", medians.raw(sound))
 
 
 def results_table(reports: dict[str, dict]) -> str:
@@ -309,6 +312,6 @@ def results_table(reports: dict[str, dict]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     responses = {label: r["band_response"] for label, r in reports.items() if r.get("band_response")}
     if responses:  # --vae-only reports: why a waveform is misread
-        lines += ["", "Band response of the reconstructions (dB, reconstruction over reference, median per waveform):",
+        lines += ["", "Band response of the reconstructions (dB, reconstruction over reference, median per sound):",
                   "", band_response_table(responses)]
     return "\n".join(lines)

@@ -150,9 +150,9 @@ def w(tmp_path_factory, tiny_model_dir, et_int8_bundle):
     valid = {"adherence": {"overall": 0.5, "per_attribute": {"pan": 0.5}}, "steps": 8, "sampler": "pingpong",
              "latency_s": {"mean": 0.1}}
     (d / "band_short.json").write_text(json.dumps({**valid, "band_response": {
-        "bands_hz": [[0, 250], [250, 500]], "median_db_by_waveform": {"sine": [1.0]}}}))
+        "bands_hz": [[0, 250], [250, 500]], "median_db_by_sound": {"sine mid": [1.0]}}}))
     (d / "band_edges.json").write_text(json.dumps({**valid, "band_response": {
-        "bands_hz": [[0, "x"]], "median_db_by_waveform": {"sine": [1.0]}}}))
+        "bands_hz": [[0, "x"]], "median_db_by_sound": {"sine mid": [1.0]}}}))
     huge = json.loads((tiny_model_dir / "model_config.json").read_text())
     huge["model"]["diffusion"]["config"].update(depth=1024, embed_dim=8192)
     (d / "huge.json").write_text(json.dumps(huge))
@@ -385,7 +385,7 @@ CASES = [
     ("eval table missing", lambda w, o: ["eval", "--table", f"a={w.dir / 'none.json'}"], "no eval report"),
     ("eval table broken", lambda w, o: ["eval", "--table", f"a={w.dir / 'bad.json'}"], "not valid JSON"),
     ("eval table band count", lambda w, o: ["eval", "--table", f"a={w.dir / 'band_short.json'}"],
-     "'band_response.median_db_by_waveform.sine' must be a list of 2 values"),
+     "'band_response.median_db_by_sound.sine mid' must be a list of 2 values"),
     ("eval table band edges", lambda w, o: ["eval", "--table", f"a={w.dir / 'band_edges.json'}"],
      "'band_response.bands_hz[0][1]' must be a finite number"),
     ("eval table foreign", lambda w, o: ["eval", "--table", f"a={w.dir / 'report.json'}"], "overall"),

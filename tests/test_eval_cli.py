@@ -23,8 +23,9 @@ def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
     assert v["mode"] == "vae reconstruction" and v["learned_embedding"] is None and v["diversity"] is None
     assert v["prompt_set"] == "training-style"
     assert r["band_response"] is None and len(v["band_response"]["bands_hz"]) == 8
-    waveforms_seen = {json.loads(line)["attributes"]["waveform"] for line in builtin_text("training-style").splitlines()[:3]}
-    assert set(v["band_response"]["median_db_by_waveform"]) == waveforms_seen
+    asked = [json.loads(line)["attributes"] for line in builtin_text("training-style").splitlines()[:3]]
+    sounds_seen = {a["waveform"] if a["waveform"] == "noise" else f"{a['waveform']} {a['pitch']}" for a in asked}
+    assert set(v["band_response"]["median_db_by_sound"]) == sounds_seen
     # chance: uniform guessing per scored attribute (4 waveforms, 3 values elsewhere; no pitch for noise)
     rows = [json.loads(line)["attributes"] for line in builtin_text("training-style").splitlines()[:3]]
     guesses = [1 / 4 if k == "waveform" else 1 / 3 for a in rows for k in a
@@ -50,12 +51,19 @@ def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
         assert all((attr in c["missed"]) == (c["measured"][attr] != prompts[c["prompt"]][attr]) for c in scored)
     assert set(r["adherence"]["per_attribute_when_asked"]) <= {"fade", "pulse", "pan"}
     assert table[2].startswith("| random tiny | 2 pingpong | ") and table[3].startswith("| its VAE |")
-    # the VAE report's band response follows, one row per waveform it reconstructed (none for generations)
+    # the VAE report's band response follows, one row per sound it reconstructed (none for generations)
     band_rows = [line for line in table[4:] if line.startswith("| its VAE |")]
     expected = {w: [("-" if db is None else f"{db:+.1f}") for db in m]
-                for w, m in v["band_response"]["median_db_by_waveform"].items()}
+                for w, m in v["band_response"]["median_db_by_sound"].items()}
     assert {row.split(" | ")[1]: row.strip("| ").split(" | ")[2:] for row in band_rows} == expected
     assert not any(line.startswith("| random tiny |") for line in table[4:])
+    # a report written before the split by register (median_db_by_waveform) still tabulates
+    old = tmp_path / "old_vae.json"
+    band = v["band_response"]
+    old.write_text(json.dumps({**v, "band_response": {"bands_hz": band["bands_hz"],
+                                                      "median_db_by_waveform": band["median_db_by_sound"]}}))
+    assert main(["eval", "--table", f"its VAE={old}"]) == 0
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("| its VAE |")][1:] == band_rows
 
 
 def test_eval_frame_locked_reconstructs_tones_on_the_latent_frame_grid(tiny_model_dir, tmp_path, capsys, monkeypatch):

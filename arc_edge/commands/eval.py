@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
               + f"  FD {e['frechet_distance']:.3f}")
     if report["band_response"]:
         from ..data.band_response import format_band_response
-        print("band response (reconstruction / reference, median per waveform):")
+        print("band response (reconstruction / reference, median per waveform and register):")
         for line in format_band_response(report["band_response"]):
             print(f"  {line}")
     print(f"wrote {args.out}")

@@ -11,6 +11,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from .procedural import PITCHES
+
 BAND_EDGES_HZ = (0.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)  # the last band runs to Nyquist
 MIN_SHARE = 1e-4  # a band holding less of the reference's energy than this (-40 dB) is not scored
 
@@ -37,17 +39,29 @@ def band_response_db(reference: np.ndarray, reconstruction: np.ndarray, sample_r
             for r, o in zip(ref, rec, strict=True)]
 
 
-def summarize_band_response(per_clip: list[list[float | None]], waveforms: list[str], sample_rate: int) -> dict:
-    """Median response per band over the clips of each waveform (None where no clip scores the band)."""
+def sound_label(waveform: str, pitch: str) -> str:
+    """What a band response is grouped by: a tone's waveform and register ("saw low"), or "noise".
+    One median over all registers would mix a low saw's fundamental band with a high saw's empty one."""
+    return waveform if waveform == "noise" else f"{waveform} {pitch}"
+
+
+def _label_order(label: str) -> tuple:
+    waveform, _, pitch = label.partition(" ")
+    return waveform, PITCHES.index(pitch) if pitch in PITCHES else -1, pitch
+
+
+def summarize_band_response(per_clip: list[list[float | None]], labels: list[str], sample_rate: int) -> dict:
+    """Median response per band over the clips of each sound (``sound_label``); None where no clip
+    scores the band."""
     grouped: dict[str, list[list[float | None]]] = defaultdict(list)
-    for response, waveform in zip(per_clip, waveforms, strict=True):
-        grouped[waveform].append(response)
+    for response, label in zip(per_clip, labels, strict=True):
+        grouped[label].append(response)
     medians = {}
-    for waveform, responses in sorted(grouped.items()):
-        columns = zip(*responses, strict=True)
-        medians[waveform] = [float(np.median(scored)) if (scored := [v for v in column if v is not None]) else None
-                             for column in columns]
-    return {"bands_hz": [[lo, hi] for lo, hi in bands(sample_rate)], "median_db_by_waveform": medians}
+    for label in sorted(grouped, key=_label_order):
+        columns = zip(*grouped[label], strict=True)
+        medians[label] = [float(np.median(scored)) if (scored := [v for v in column if v is not None]) else None
+                          for column in columns]
+    return {"bands_hz": [[lo, hi] for lo, hi in bands(sample_rate)], "median_db_by_sound": medians}
 
 
 def _band_name(lo: float, hi: float) -> str:
@@ -55,24 +69,24 @@ def _band_name(lo: float, hi: float) -> str:
 
 
 def format_band_response(summary: dict) -> list[str]:
-    """One line per waveform: ``noise: 0-0.25 kHz +1.2 dB, ...`` (bands it does not score left out)."""
+    """One line per sound: ``saw low: 0-0.25 kHz +1.2 dB, ...`` (bands it does not score left out)."""
     edges = summary["bands_hz"]
-    return [f"{waveform}: " + ", ".join(f"{_band_name(lo, hi)} {db:+.1f} dB"
-                                        for (lo, hi), db in zip(edges, medians, strict=True) if db is not None)
-            for waveform, medians in summary["median_db_by_waveform"].items()]
+    return [f"{label}: " + ", ".join(f"{_band_name(lo, hi)} {db:+.1f} dB"
+                                     for (lo, hi), db in zip(edges, medians, strict=True) if db is not None)
+            for label, medians in summary["median_db_by_sound"].items()]
 
 
 def band_response_table(summaries: dict[str, dict]) -> str:
-    """Markdown: one row per report label and waveform, one column per band (dB; '-' where unscored).
+    """Markdown: one row per report label and sound, one column per band (dB; '-' where unscored).
     Reports whose bands differ (another sample rate) get a table of their own."""
     layouts: dict[tuple, list[str]] = defaultdict(list)
     for label, summary in summaries.items():
         layouts[tuple(map(tuple, summary["bands_hz"]))].append(label)
     tables = []
     for edges, labels in layouts.items():
-        head = ["", "waveform", *(_band_name(lo, hi) for lo, hi in edges)]
+        head = ["", "sound", *(_band_name(lo, hi) for lo, hi in edges)]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join([label, waveform, *("-" if db is None else f"{db:+.1f}" for db in medians)]) + " |"
-                  for label in labels for waveform, medians in summaries[label]["median_db_by_waveform"].items()]
+        lines += ["| " + " | ".join([label, sound, *("-" if db is None else f"{db:+.1f}" for db in medians)]) + " |"
+                  for label in labels for sound, medians in summaries[label]["median_db_by_sound"].items()]
         tables.append("\n".join(lines))
     return "\n\n".join(tables)
