@@ -245,24 +245,33 @@ def shuffled_baseline(prompts: list[EvalPrompt], groups: list[int], measured: li
 
 
 def load_report(path: Path) -> dict:
-    """An eval report, checked for the fields the table reads (one-line error otherwise)."""
+    """An eval report, checked for every field the table reads (one-line error otherwise)."""
     raw = read_json(path, "eval report", InputError)
     r = Fields(raw, str(path), error=InputError)
     a = r.obj("adherence")
     a.number("overall")
     for key in a.obj("per_attribute"):
         a.obj("per_attribute").number(key)
+    _optional_numbers(a, "chance", "shuffled_prompt_baseline")
     r.integer("steps", low=0)
     r.string("sampler")
+    r.number("cfg_scale")
     r.obj("latency_s").number("mean")
-    for key in ("diversity", "frechet_distance"):
+    _optional_numbers(r, "diversity", "frechet_distance")
+    for key, numbers in (("learned_embedding", ("clap_score", "frechet_distance")),
+                         ("signal_health", ("healthy_share", "max_abs_dc"))):
         if r.raw(key, None) is not None:
-            r.number(key)
-    if r.raw("learned_embedding", None) is not None:
-        r.obj("learned_embedding")
+            _optional_numbers(r.obj(key), *numbers)
     if r.raw("band_response", None) is not None:
         _check_band_response(r.obj("band_response"))
     return raw
+
+
+def _optional_numbers(fields: Fields, *keys: str) -> None:
+    """Each key may be absent or null (a figure a report could not compute); otherwise a finite number."""
+    for key in keys:
+        if fields.raw(key, None) is not None:
+            fields.number(key)
 
 
 def _check_band_response(b: Fields) -> None:
@@ -306,7 +315,7 @@ def results_table(reports: dict[str, dict]) -> str:
         cells = [label, sampler, fmt(r["adherence"]["overall"]), fmt(r["adherence"].get("chance")),
                  fmt(r["adherence"].get("shuffled_prompt_baseline")),
                  *[fmt(r["adherence"]["per_attribute"].get(a), 2) for a in attrs],
-                 fmt(e.get("clap_score")), fmt(r["diversity"]), fmt(r["frechet_distance"], 1),
+                 fmt(e.get("clap_score")), fmt(r.get("diversity")), fmt(r.get("frechet_distance"), 1),
                  fmt(e.get("frechet_distance")), fmt(h.get("healthy_share"), 2), fmt(h.get("max_abs_dc"), 3),
                  fmt(r["latency_s"]["mean"] * 1e3, 0)]
         lines.append("| " + " | ".join(cells) + " |")

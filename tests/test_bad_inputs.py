@@ -148,7 +148,9 @@ def w(tmp_path_factory, tiny_model_dir, et_int8_bundle):
     (d / "data_header.csv").write_text("file,text\nok.wav,x\n")
     (d / "report.json").write_text(json.dumps({"adherence": {"overall": "high"}}))
     valid = {"adherence": {"overall": 0.5, "per_attribute": {"pan": 0.5}}, "steps": 8, "sampler": "pingpong",
-             "latency_s": {"mean": 0.1}}
+             "cfg_scale": 1.0, "latency_s": {"mean": 0.1}}
+    (d / "no_cfg.json").write_text(json.dumps({k: v for k, v in valid.items() if k != "cfg_scale"}))
+    (d / "clap_text.json").write_text(json.dumps({**valid, "learned_embedding": {"clap_score": "high"}}))
     (d / "band_short.json").write_text(json.dumps({**valid, "band_response": {
         "bands_hz": [[0, 250], [250, 500]], "median_db_by_sound": {"sine mid": [1.0]}}}))
     (d / "band_edges.json").write_text(json.dumps({**valid, "band_response": {
@@ -384,6 +386,9 @@ CASES = [
      "'n_fft' must be an integer"),
     ("eval table missing", lambda w, o: ["eval", "--table", f"a={w.dir / 'none.json'}"], "no eval report"),
     ("eval table broken", lambda w, o: ["eval", "--table", f"a={w.dir / 'bad.json'}"], "not valid JSON"),
+    ("eval table no cfg", lambda w, o: ["eval", "--table", f"a={w.dir / 'no_cfg.json'}"], "missing field 'cfg_scale'"),
+    ("eval table clap text", lambda w, o: ["eval", "--table", f"a={w.dir / 'clap_text.json'}"],
+     "'learned_embedding.clap_score' must be a finite number"),
     ("eval table band count", lambda w, o: ["eval", "--table", f"a={w.dir / 'band_short.json'}"],
      "'band_response.median_db_by_sound.sine mid' must be a list of 2 values"),
     ("eval table band edges", lambda w, o: ["eval", "--table", f"a={w.dir / 'band_edges.json'}"],
