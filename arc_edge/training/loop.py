@@ -11,6 +11,7 @@ A run directory holds::
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import time
 from dataclasses import asdict
@@ -189,6 +190,10 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
                 distributed.barrier(env)
             if env.is_main and opts.sample_every and done % opts.sample_every == 0:
                 _write_samples(run_dir, stage.export_pipeline(), done, stage_name, data)
+    # The DDP wrappers (inside the stage) hold the process group: freed only after teardown, a
+    # non-main rank's gloo destructor can wait forever on a rank that has already exited.
+    del stage
+    gc.collect()
     distributed.barrier(env)
     distributed.teardown()
     return run_dir / "model"
