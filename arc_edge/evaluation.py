@@ -277,13 +277,15 @@ def _optional_numbers(fields: Fields, *keys: str) -> None:
 def _check_band_response(b: Fields) -> None:
     """A --vae-only report's band response: [lo, hi] per band, and per sound one dB value (or null) per
     band. Reports written before the split by register say ``median_db_by_waveform``; read as such."""
+    number = number_item(b.where, InputError)
+
     def edge_pair(value, name: str) -> list[float]:
         if not isinstance(value, list) or len(value) != 2:
             raise InputError(f"{b.where}: field '{name}' must be a [low, high] pair of numbers, got {value!r:.40}")
-        return [number_item(b.where, InputError)(v, f"{name}[{i}]") for i, v in enumerate(value)]
+        return [number(v, f"{name}[{i}]") for i, v in enumerate(value)]
 
     def db_or_null(value, name: str) -> float | None:
-        return None if value is None else number_item(b.where, InputError)(value, name)
+        return None if value is None else number(value, name)
 
     n = len(b.items("bands_hz", edge_pair, min_len=1))
     if not b.has("median_db_by_sound") and b.has("median_db_by_waveform"):

@@ -23,11 +23,10 @@ def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
     assert v["mode"] == "vae reconstruction" and v["learned_embedding"] is None and v["diversity"] is None
     assert v["prompt_set"] == "training-style"
     assert r["band_response"] is None and len(v["band_response"]["bands_hz"]) == 8
-    asked = [json.loads(line)["attributes"] for line in builtin_text("training-style").splitlines()[:3]]
-    sounds_seen = {a["waveform"] if a["waveform"] == "noise" else f"{a['waveform']} {a['pitch']}" for a in asked}
+    rows = [json.loads(line)["attributes"] for line in builtin_text("training-style").splitlines()[:3]]
+    sounds_seen = {a["waveform"] if a["waveform"] == "noise" else f"{a['waveform']} {a['pitch']}" for a in rows}
     assert set(v["band_response"]["median_db_by_sound"]) == sounds_seen
     # chance: uniform guessing per scored attribute (4 waveforms, 3 values elsewhere; no pitch for noise)
-    rows = [json.loads(line)["attributes"] for line in builtin_text("training-style").splitlines()[:3]]
     guesses = [1 / 4 if k == "waveform" else 1 / 3 for a in rows for k in a
                if not (k == "pitch" and a["waveform"] == "noise")]
     assert v["adherence"]["chance"] == pytest.approx(sum(guesses) / len(guesses))
