@@ -79,7 +79,7 @@ def check_tone_share(spec: str, steady_tone_share: float) -> None:
 
 
 def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = True, caption_variants: int = 1,
-                 steady_tone_share: float = 0.0):
+                 steady_tone_share: float = 0.0, irrelevant_word_share: float = 0.0):
     from ..data.datasets import LatentDataset, ManifestDataset, ProceduralDataset
     from ..errors import InputError
     from ..training.distributed import launched_as_rank_zero
@@ -91,7 +91,8 @@ def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = T
                   f"pass ./{spec} to train on that")
         frame_rate = cfg.latent_frame_rate if spec == "procedural-grid" else None
         return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed, caption_variants=caption_variants,
-                                 steady_tone_share=steady_tone_share, frame_rate=frame_rate)
+                                 steady_tone_share=steady_tone_share, frame_rate=frame_rate,
+                                 irrelevant_word_share=irrelevant_word_share)
     check_tone_share(spec, steady_tone_share)
     path = Path(spec)
     if path.is_dir():
@@ -180,7 +181,8 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None) ->
     spec = _resumed_data(args, record) if args.resume else data_spec(args.data or "procedural")
     data = make_dataset(spec, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
                         caption_variants=getattr(opts, "caption_variants", 1),
-                        steady_tone_share=getattr(opts, "steady_tone_share", 0.0))
+                        steady_tone_share=getattr(opts, "steady_tone_share", 0.0),
+                        irrelevant_word_share=getattr(opts, "irrelevant_word_share", 0.0))
     _prepare_out(args)
     return train(stage, pipeline, opts, data, args.out, ckpt, data_spec=spec)
 
@@ -192,7 +194,7 @@ def run_encode(args: argparse.Namespace) -> Path:
     opts = load_recipe(args.recipe or builtin_recipe("default"), "rf")
     pipeline = _pipeline_for(args, "encode")
     data = make_dataset(args.data or "procedural", pipeline.cfg, opts.dataset_size, opts.seed, latents_allowed=False,
-                        caption_variants=opts.caption_variants)
+                        caption_variants=opts.caption_variants, irrelevant_word_share=opts.irrelevant_word_share)
     encode_dataset(pipeline, data, args.out, force=args.force)
     return args.out
 

@@ -17,7 +17,16 @@ from torch.utils.data import Dataset
 from ..audio_io import read_audio
 from ..errors import InputError, first_line
 from ..schema import Fields, number_item, read_json, read_text, str_item
-from .procedural import STEADY_TONE, SoundSpec, caption, check_frame_grid, on_frame_grid, random_spec, render
+from .procedural import (
+    STEADY_TONE,
+    SoundSpec,
+    caption,
+    check_frame_grid,
+    on_frame_grid,
+    random_spec,
+    render,
+    with_irrelevant_words,
+)
 
 
 class _CaptionedDataset(Dataset):
@@ -35,15 +44,18 @@ class ProceduralDataset(_CaptionedDataset):
     ``caption_variants`` > 1 gives each example that many differently worded captions of one sound
     (``captions``); latent caches keep them all and each training draw picks one.
     ``steady_tone_share`` of the examples are steady, unfaded sines (any pitch and pan).
+    ``irrelevant_word_share`` of the captions get a few everyday words at random places (``with_irrelevant_words``).
     With a ``frame_rate`` (sample rate / VAE hop), every tone is frame-locked: its frequency on that
     grid (``on_frame_grid``) and its phase 0, so every latent frame of a tone holds the same waveform."""
 
     def __init__(self, size: int, samples: int, sample_rate: int, seed: int = 0, caption_variants: int = 1,
-                 steady_tone_share: float = 0.0, frame_rate: float | None = None):
-        if not 0.0 <= steady_tone_share <= 1.0:
-            raise ValueError(f"steady_tone_share must be in [0, 1], got {steady_tone_share}")
+                 steady_tone_share: float = 0.0, frame_rate: float | None = None, irrelevant_word_share: float = 0.0):
+        for name, share in (("steady_tone_share", steady_tone_share), ("irrelevant_word_share", irrelevant_word_share)):
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {share}")
         self.size, self.samples, self.sample_rate, self.seed = size, samples, sample_rate, seed
         self.caption_variants, self.steady_tone_share, self.frame_rate = caption_variants, steady_tone_share, frame_rate
+        self.irrelevant_word_share = irrelevant_word_share
         if frame_rate:
             check_frame_grid(frame_rate)
 
@@ -57,7 +69,12 @@ class ProceduralDataset(_CaptionedDataset):
         spec = random_spec(rng, STEADY_TONE if steady else None)
         if self.frame_rate:  # before the captions: those that give the pitch in Hz name the tone played
             spec = on_frame_grid(spec, self.frame_rate)
-        return spec, [caption(spec, rng) for _ in range(self.caption_variants)]
+        texts = [caption(spec, rng) for _ in range(self.caption_variants)]
+        if self.irrelevant_word_share > 0:  # a stream of its own: without it the examples stay what they were
+            words_rng = random.Random(self.seed * 1_000_003 + index + (1 << 40))
+            texts = [with_irrelevant_words(t, words_rng) if words_rng.random() < self.irrelevant_word_share else t
+                     for t in texts]
+        return spec, texts
 
     def captions(self, index: int) -> list[str]:
         return self.example(index)[1]

@@ -175,6 +175,37 @@ def caption(spec: SoundSpec, rng: random.Random) -> str:
     return text + rng.choice(["", "", "", ".", "!"])
 
 
+# Everyday words that say nothing about a sound, for `with_irrelevant_words`. Kept apart from the caption
+# vocabulary, from the held-out phrasings and from the words a sound could be described by (loud, warm, ...).
+_IRRELEVANT_WORDS = (
+    "actually", "ad", "again", "almost", "already", "also", "always", "anyway", "app", "as", "because",
+    "before", "best", "better", "bit", "both", "but", "button", "by", "can", "clip", "coffee", "could", "demo",
+    "did", "do", "does", "done", "each", "else", "enough", "evening", "ever", "every", "exactly", "example",
+    "file", "fine", "first", "for", "friend", "game", "garden", "get", "give", "go", "good", "got", "great",
+    "guess", "had", "has", "have", "here", "hey", "hmm", "how", "idea", "if", "into", "intro", "is", "it",
+    "its", "itself", "keep", "kitchen", "know", "later", "let", "lot", "me", "menu", "mine", "moment", "more",
+    "morning", "most", "movie", "much", "my", "need", "new", "next", "nice", "now", "office", "ok", "okay",
+    "one", "only", "or", "other", "our", "outro", "over", "own", "paper", "phone", "piece", "plan", "podcast",
+    "pretty", "probably", "project", "rather", "same", "scene", "screen", "see", "seems", "should", "simply",
+    "so", "some", "song", "soon", "story", "such", "sure", "team", "test", "than", "thanks", "then", "there",
+    "these", "thing", "things", "think", "this", "those", "though", "thought", "thus", "today", "together",
+    "tonight", "too", "track", "trailer", "try", "um", "us", "use", "used", "usually", "version", "video",
+    "was", "way", "we", "weekend", "well", "were", "what", "when", "where", "while", "who", "why", "will",
+    "window", "wish", "within", "yeah", "yes", "yet", "you", "your", "yours",
+)
+
+
+def with_irrelevant_words(text: str, rng: random.Random, most: int = 3) -> str:
+    """``text`` with 1..``most`` everyday words put between its words at random: real prompts carry words the
+    captions never use, and an encoder that has only seen its templates reads them as noise on every attribute
+    (three such words cost the step 8 model 10 points on training-style prompts)."""
+    words = text.split(" ")
+    for _ in range(rng.randint(1, most)):
+        word = rng.choice(_IRRELEVANT_WORDS)
+        words.insert(rng.randrange(len(words) + 1), word.upper() if text.isupper() else word)
+    return " ".join(words)
+
+
 # Words a prompt in the default model's domain uses: every word of the caption vocabulary that names
 # a sound or an attribute, and common ones people use for the same things.
 _FILLER = {"a", "an", "the", "of", "in", "on", "to", "from", "with", "no", "not", "at", "and", "sound", "field",

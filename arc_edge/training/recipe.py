@@ -113,6 +113,11 @@ class RFOptions(CommonOptions):
     # differently worded captions per procedural example (`train encode` caches them all; RF and ARC
     # draw one per use), so the text encoder learns meaning rather than one caption per sound
     caption_variants: int = opt(1, low=1, high=64)
+    # the share of procedural captions with a few everyday words put in at random places, so that words the
+    # captions never use do not scramble how the text encoder reads the ones they do
+    irrelevant_word_share: float = opt(0.0, low=0.0, high=1.0)
+    # false: keep the --init model's tokenizer and text encoder and train them on (true: new ones from the captions)
+    new_text_encoder: bool = opt(True)
     # InfoNCE between each caption's text-encoder output and its clip's latents (see alignment.py):
     # the RF loss alone leaves pitch and fade direction weakly encoded in the text
     alignment_weight: float = opt(0.0, low=0.0)

@@ -258,7 +258,7 @@ class RFStage:
 
     def __init__(self, pipeline: ArcPipeline, opts: RFOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
         self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
-        if fresh and opts.train_text_encoder:
+        if fresh and opts.train_text_encoder and opts.new_text_encoder:
             self._new_text_encoder(run_dir)
         pipeline.pretransform.requires_grad_(False)
         pipeline.text_encoder.requires_grad_(opts.train_text_encoder)
