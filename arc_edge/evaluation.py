@@ -17,7 +17,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
 from typing import Protocol
@@ -28,7 +28,15 @@ import torch
 from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
 from .data.band_response import band_response_db, band_response_table, sound_label, summarize_band_response
-from .data.procedural import ATTRIBUTES, check_frame_grid, on_frame_grid, random_spec, render
+from .data.procedural import (
+    ATTRIBUTES,
+    PROBE_WORDS,
+    check_frame_grid,
+    on_frame_grid,
+    random_spec,
+    render,
+    with_irrelevant_words,
+)
 from .data.signal_health import health, summarize_health
 from .decoding import decode_in_windows
 from .errors import InputError, first_line
@@ -79,6 +87,12 @@ def load_prompts(source: str | Path | None = None, limit: int | None = None) -> 
         raise InputError(f"{path} holds no prompts; write one JSON object per line with at least a 'prompt'")
     return prompts[:limit] if limit else prompts
 
+
+def with_extra_words(prompts: list[EvalPrompt], count: int, seed: int) -> list[EvalPrompt]:
+    """Each prompt with ``count`` everyday words no training caption uses put in at random places (seeded):
+    how much a model's reading of its prompts depends on seeing only words it was taught."""
+    rng = random.Random(seed)
+    return [replace(p, prompt=with_irrelevant_words(p.prompt, rng, count, PROBE_WORDS)) for p in prompts]
 
 def features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     m = analyse(audio, sample_rate)

@@ -380,6 +380,7 @@ CASES = [
      "must be at least 1"),
     ("eval seed huge", lambda w, o: ["eval", "--seed", str(2**62), "--out", str(o / "r.json")], "out of range"),
     ("eval cfg negative", lambda w, o: ["eval", "--cfg", "-2", "--out", str(o / "r.json")], "negative"),
+    ("eval extra words", lambda w, o: ["eval", "--extra-words", "17", "--out", str(o / "r.json")], "out of range"),
     ("eval embedder missing", lambda w, o: ["eval", "--embedder", str(w.dir / "adir"), "--out", str(o / "r.json")],
      "arc-edge train clap"),
     ("eval embedder types", lambda w, o: ["eval", "--embedder", str(w.bad_embedder), "--out", str(o / "r.json")],

@@ -1,6 +1,7 @@
 """`arc-edge eval` end to end on a tiny random model: report fields, VAE-only mode, the table."""
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -86,6 +87,31 @@ def test_eval_frame_locked_reconstructs_tones_on_the_latent_frame_grid(tiny_mode
     assert main(["eval", "--table", f"locked={out}"]) == 0
     assert "| locked | - (frame-locked references) |" in capsys.readouterr().out
 
+
+def test_eval_extra_words_puts_unseen_words_into_every_prompt_and_records_how_many(tiny_model_dir, tmp_path,
+                                                                                 monkeypatch):
+    import arc_edge.evaluation as E
+    from arc_edge.data.procedural import _IRRELEVANT_WORDS, DOMAIN_WORDS, PROBE_WORDS
+
+    # words no training caption uses and no attribute is named by: the probe changes nothing a prompt asks for
+    assert not set(PROBE_WORDS) & (set(_IRRELEVANT_WORDS) | DOMAIN_WORDS)
+    given = E.load_prompts("natural", limit=4)
+    probed = E.with_extra_words(given, 3, seed=1)
+    assert probed == E.with_extra_words(given, 3, seed=1) != E.with_extra_words(given, 3, seed=2)
+    for before, after in zip(given, probed, strict=True):
+        assert after.attributes == before.attributes and after.frequency == before.frequency
+        words, own = after.prompt.split(" "), before.prompt.split(" ")
+        extra = Counter(words) - Counter(own)
+        assert extra.total() == 3 and len(words) == len(own) + 3 and set(extra) <= set(PROBE_WORDS)
+        remaining = iter(words)
+        assert all(w in remaining for w in own)  # its own words, in order
+    seen, evaluate = [], E.evaluate
+    monkeypatch.setattr(E, "evaluate", lambda runtime, prompts, *a, **k: seen.append(prompts) or
+                        evaluate(runtime, prompts, *a, **k))
+    out = tmp_path / "probe.json"
+    assert main(["eval", "--model", str(tiny_model_dir), "--prompts", "natural", "--limit", "4", "--extra-words", "3",
+                 "--seed", "1", "--steps", "1", "--n-per-prompt", "1", "--no-embedder", "--out", str(out)]) == 0
+    assert seen == [probed] and json.loads(out.read_text())["extra_words"] == 3
 
 def test_eval_refuses_bad_arguments(tiny_model_dir, tmp_path, capsys):
     assert main(["eval", "--model", str(tiny_model_dir)]) == 2

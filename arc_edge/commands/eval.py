@@ -16,6 +16,8 @@ from .common import (
     subcommand,
 )
 
+MAX_EXTRA_WORDS = 16  # more would push most prompts past the 64-token limit
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = subcommand(sub, "eval", "measure prompt adherence, diversity and quality on a prompt set")
@@ -30,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "new attribute draws) or natural (hand-written, as people type); or a JSONL of prompt + "
                         "attributes")
     p.add_argument("--limit", type=positive_int, default=None, help="use only the first N prompts")
+    p.add_argument("--extra-words", type=int, default=0, metavar="N",
+                   help="put N everyday words no training caption uses into each prompt at random places (seeded "
+                        "by --seed): how robust the model's reading of prompts is (default: 0, the prompts as written)")
     p.add_argument("--n-per-prompt", type=positive_int, default=2, help="generations per prompt")
     p.add_argument("--embedder", type=Path, default=None,
                    help="CLAP-style embedder directory (default: the bundled one; `arc-edge train clap` makes one)")
@@ -65,7 +70,7 @@ def print_table(items: list[str]) -> int:
 def run(args: argparse.Namespace) -> int:
     from ..embedding.store import load_embedder
     from ..errors import InputError
-    from ..evaluation import evaluate, load_prompts
+    from ..evaluation import evaluate, load_prompts, with_extra_words
     from ..fileio import check_writable_target, write_json
 
     if args.table:
@@ -77,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--cfg {args.cfg:g} is negative; use 1 for no guidance or a larger scale")
     if not 0 <= args.seed < 2**40:  # per-item seeds are derived from it and must stay below 2^63
         raise InputError(f"--seed {args.seed} is out of range; use 0 .. 2^40-1")
+    if not 0 <= args.extra_words <= MAX_EXTRA_WORDS:
+        raise InputError(f"--extra-words {args.extra_words} is out of range; use 0 .. {MAX_EXTRA_WORDS}")
     prompts = load_prompts(args.prompts, args.limit)  # before any model is loaded
+    if args.extra_words:
+        prompts = with_extra_words(prompts, args.extra_words, args.seed)
     if args.n_per_prompt < 2 and not args.vae_only:
         print("note: diversity needs --n-per-prompt 2 or more; it is left out of this report")
     embedder = None if args.no_embedder else load_embedder(args.embedder)
@@ -88,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
                           frame_locked=args.frame_locked)
     report["source"] = runtime.description
     report["prompt_set"] = str(args.prompts)
+    report["extra_words"] = args.extra_words
     write_json(args.out, report)
     a = report["adherence"]
     refs = " (frame-locked references)" if args.frame_locked else ""

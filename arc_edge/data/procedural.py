@@ -195,13 +195,15 @@ _IRRELEVANT_WORDS = (
 )
 
 
-def with_irrelevant_words(text: str, rng: random.Random, most: int = 3) -> str:
-    """``text`` with 1..``most`` everyday words put between its words at random: real prompts carry words the
-    captions never use, and an encoder that has only seen its templates reads them as noise on every attribute
-    (three such words cost the step 8 model 10 points on training-style prompts)."""
+def with_irrelevant_words(text: str, rng: random.Random, count: int | None = None,
+                          vocabulary: tuple[str, ...] = _IRRELEVANT_WORDS) -> str:
+    """``text`` with ``count`` (default: 1 to 3) everyday words of ``vocabulary`` put between its words at
+    random: real prompts carry words the captions never use, and an encoder that has only seen its templates
+    reads them as noise on every attribute (three such words cost the step 8 model 10 points on training-style
+    prompts)."""
     words = text.split(" ")
-    for _ in range(rng.randint(1, most)):
-        word = rng.choice(_IRRELEVANT_WORDS)
+    for _ in range(rng.randint(1, 3) if count is None else count):
+        word = rng.choice(vocabulary)
         words.insert(rng.randrange(len(words) + 1), word.upper() if text.isupper() else word)
     return " ".join(words)
 
@@ -280,6 +282,10 @@ _HELDOUT_PULSE = {"steady": ["without pulsing", "held"], "slow": ["slowly pulsin
                   "fast": ["quickly pulsing", "with a fast tremolo"]}
 _HELDOUT_FADE = {"none": ["at a steady level", "constant"], "in": ["fading in", "slowly fading in"],
                  "out": ["fading out", "fading away"]}
+# Everyday words for `arc-edge eval --extra-words`, kept out of the training captions' `_IRRELEVANT_WORDS`
+# so that the probe measures words a model has never seen.
+PROBE_WORDS = ("basically", "honestly", "just", "kind", "lovely", "perhaps", "quite", "really", "something", "sort",
+               "that", "totally", "which", "would")
 
 
 def heldout_caption(spec: SoundSpec, rng: random.Random) -> str:
