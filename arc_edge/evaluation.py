@@ -270,6 +270,8 @@ def load_report(path: Path) -> dict:
     r.integer("steps", low=0)
     r.string("sampler")
     r.number("cfg_scale")
+    if r.raw("extra_words", None) is not None:  # absent in reports from before --extra-words
+        r.integer("extra_words", low=0)
     r.obj("latency_s").number("mean")
     _optional_numbers(r, "diversity", "frechet_distance")
     for key, numbers in (("learned_embedding", ("clap_score", "frechet_distance")),
@@ -327,6 +329,8 @@ def results_table(reports: dict[str, dict]) -> str:
             sampler = "-"
         if r.get("references") == "frame-locked tones":  # not comparable with scores on the usual references
             sampler += " (frame-locked references)"
+        if r.get("extra_words"):  # the prompts were not the set's own
+            sampler += f" (+{r['extra_words']} words per prompt)"
         h = r.get("signal_health") or {}
         cells = [label, sampler, fmt(r["adherence"]["overall"]), fmt(r["adherence"].get("chance")),
                  fmt(r["adherence"].get("shuffled_prompt_baseline")),

@@ -89,7 +89,7 @@ def test_eval_frame_locked_reconstructs_tones_on_the_latent_frame_grid(tiny_mode
 
 
 def test_eval_extra_words_puts_unseen_words_into_every_prompt_and_records_how_many(tiny_model_dir, tmp_path,
-                                                                                 monkeypatch):
+                                                                                 monkeypatch, capsys):
     import arc_edge.evaluation as E
     from arc_edge.data.procedural import _IRRELEVANT_WORDS, DOMAIN_WORDS, PROBE_WORDS
 
@@ -112,6 +112,12 @@ def test_eval_extra_words_puts_unseen_words_into_every_prompt_and_records_how_ma
     assert main(["eval", "--model", str(tiny_model_dir), "--prompts", "natural", "--limit", "4", "--extra-words", "3",
                  "--seed", "1", "--steps", "1", "--n-per-prompt", "1", "--no-embedder", "--out", str(out)]) == 0
     assert seen == [probed] and json.loads(out.read_text())["extra_words"] == 3
+    capsys.readouterr()
+    assert main(["eval", "--table", f"probed={out}"]) == 0  # the table says the prompts were not the set's own
+    assert capsys.readouterr().out.splitlines()[2].startswith("| probed | 1 pingpong (+3 words per prompt) |")
+    out.write_text(json.dumps({**json.loads(out.read_text()), "extra_words": "three"}))
+    assert main(["eval", "--table", f"probed={out}"]) == 2
+    assert "extra_words" in capsys.readouterr().err
 
 def test_eval_refuses_bad_arguments(tiny_model_dir, tmp_path, capsys):
     assert main(["eval", "--model", str(tiny_model_dir)]) == 2
