@@ -94,6 +94,7 @@ def with_extra_words(prompts: list[EvalPrompt], count: int, seed: int) -> list[E
     rng = random.Random(seed)
     return [replace(p, prompt=with_irrelevant_words(p.prompt, rng, count, PROBE_WORDS)) for p in prompts]
 
+
 def features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     m = analyse(audio, sample_rate)
     mono = np.asarray(audio, dtype=np.float64).mean(axis=0)

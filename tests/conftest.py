@@ -58,3 +58,22 @@ def et_int8_bundle(tmp_path_factory, bundled_model_dir):
 def et_fp16_decoder_bundle(tmp_path_factory, bundled_model_dir):
     """The same with the fp16-decoder recipe."""
     return _cli_bundle(tmp_path_factory, bundled_model_dir, "fp16-decoder", "et_fp16_decoder")
+
+
+def _inserted_words(own: str, changed: str) -> list[str]:
+    """The words of ``changed`` left over once ``own``'s words are matched in order (fails unless every word
+    of ``own`` is there, in order)."""
+    own_words, extra, i = own.split(" "), [], 0
+    for word in changed.split(" "):
+        if i < len(own_words) and word == own_words[i]:
+            i += 1
+        else:
+            extra.append(word)
+    assert i == len(own_words), (own, changed)
+    return extra
+
+
+@pytest.fixture
+def inserted_words():
+    """``inserted_words(own, changed)``: the words put into a text (its own words kept, in order)."""
+    return _inserted_words

@@ -359,19 +359,8 @@ def test_steady_tone_share_draws_steady_unfaded_sines_of_every_pitch_and_pan_and
         ProceduralDataset(5, 1024, 44100, seed=3).captions(4)
 
 
-
-def _inserted_words(old: list[str], new: list[str]) -> list[str]:
-    """The words of ``new`` left over once ``old``'s words are matched in order (fails if they are not all there)."""
-    extra, i = [], 0
-    for word in new:
-        if i < len(old) and word == old[i]:
-            i += 1
-        else:
-            extra.append(word)
-    assert i == len(old), (old, new)
-    return extra
-
-def test_irrelevant_words_go_into_the_asked_share_of_captions_and_leave_the_sounds_and_captions_in_order():
+def test_irrelevant_words_go_into_the_asked_share_of_captions_and_leave_the_sounds_and_captions_in_order(
+        inserted_words):
     from arc_edge.data.procedural import _IRRELEVANT_WORDS, DOMAIN_WORDS
 
     plain = ProceduralDataset(200, 1024, 44100, seed=2, caption_variants=4)
@@ -384,13 +373,14 @@ def test_irrelevant_words_go_into_the_asked_share_of_captions_and_leave_the_soun
             if old == new:
                 continue
             changed += 1
-            extra = _inserted_words(old.split(" "), new.split(" "))
+            extra = inserted_words(old, new)
             assert 1 <= len(extra) <= 3 and all(x.lower() in _IRRELEVANT_WORDS for x in extra), (old, new)
     assert 300 < changed < 500  # half of the 800 captions
     # no word of the list names a sound or an attribute, so none can change what a caption asks for
     assert not set(_IRRELEVANT_WORDS) & DOMAIN_WORDS
     with pytest.raises(ValueError, match="irrelevant_word_share"):
         ProceduralDataset(5, 1024, 44100, irrelevant_word_share=1.5)
+
 
 def test_builtin_data_name_beside_a_folder_of_that_name_says_which_is_used(tiny_cfg, tmp_path, monkeypatch, capsys):
     from arc_edge.commands.train import make_dataset
@@ -630,7 +620,6 @@ def test_rf_steps_reduce_loss_and_train_a_tokenizer(tiny_cfg, latent_cache, tmp_
     assert _fixed_rf_loss(pipe, x0, [data.caption(i) for i in range(6)]) < before * 0.8
 
 
-
 def test_rf_from_a_model_can_keep_its_tokenizer_and_text_encoder(tiny_cfg, latent_cache, tmp_path):
     pipe = _fresh(tiny_cfg)
     tokenizer, t5 = pipe.tokenizer, pipe.text_encoder
@@ -642,6 +631,7 @@ def test_rf_from_a_model_can_keep_its_tokenizer_and_text_encoder(tiny_cfg, laten
     for step in range(3):
         stage.step(step_generator(0, step, 0), step)
     assert any(not torch.equal(v, start[k]) for k, v in t5.state_dict().items())  # and trains it on
+
 
 def test_info_nce_matches_a_hand_computed_cross_entropy():
     a = torch.nn.functional.normalize(torch.tensor([[1.0, 0.2], [0.1, 1.0], [-1.0, 0.3]]), dim=-1)

@@ -63,7 +63,8 @@ class ProceduralDataset(_CaptionedDataset):
         return self.size
 
     def example(self, index: int) -> tuple[SoundSpec, list[str]]:
-        rng = random.Random(self.seed * 1_000_003 + index)
+        example_seed = self.seed * 1_000_003 + index
+        rng = random.Random(example_seed)
         # no draw without steady tones: the examples of existing recipes stay what they were
         steady = self.steady_tone_share > 0 and rng.random() < self.steady_tone_share
         spec = random_spec(rng, STEADY_TONE if steady else None)
@@ -71,7 +72,7 @@ class ProceduralDataset(_CaptionedDataset):
             spec = on_frame_grid(spec, self.frame_rate)
         texts = [caption(spec, rng) for _ in range(self.caption_variants)]
         if self.irrelevant_word_share > 0:  # a stream of its own: without it the examples stay what they were
-            words_rng = random.Random(self.seed * 1_000_003 + index + (1 << 40))
+            words_rng = random.Random(example_seed + (1 << 40))
             texts = [with_irrelevant_words(t, words_rng) if words_rng.random() < self.irrelevant_word_share else t
                      for t in texts]
         return spec, texts
