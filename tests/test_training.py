@@ -208,6 +208,23 @@ def test_whine_term_is_the_upsampler_tone_relative_to_the_clip_as_the_health_che
     assert measured == pytest.approx(20 * math.log10(0.1), abs=0.3)
 
 
+def test_whine_noise_factor_leaves_unmatched_noise_free_and_keeps_a_real_whine():
+    t = torch.arange(16384) / 44100
+    gen = torch.Generator().manual_seed(0)
+    tone = 0.5 * torch.sin(2 * math.pi * 300 * t)[None, None].repeat(1, 2, 1)
+    reference = tone + 0.3 * torch.randn(tone.shape, generator=gen)
+    # noise rendered right in level but not sample for sample: what a crop's 2048 periods leave of it
+    rendered = (tone + 0.3 * torch.randn(tone.shape, generator=gen)).requires_grad_()
+    incoherent_only = math.sqrt(7 * 2 * 0.3 ** 2 / 16384 / (0.5 ** 2 / 2 + 0.3 ** 2))  # (p - 1) / n of its power
+    assert losses.whine_loss(rendered, reference).item() == pytest.approx(incoherent_only, rel=0.2)
+    loss = losses.whine_loss(rendered, reference, noise_factor=3.0)
+    loss.backward()
+    assert loss.item() < 1e-5 and rendered.grad.abs().max().item() < 1e-6
+    # a whine at sr / 4, -20 dB under a clean tone, counts as without the factor
+    whine = 0.05 * torch.cos(2 * math.pi * 11025 * t)
+    assert losses.whine_loss(tone + whine, tone, noise_factor=3.0).item() == pytest.approx(0.1, rel=1e-3)
+
+
 def test_log_floor_bounds_the_log_term_of_empty_bins():
     t = torch.arange(4096) / 44100
     tone = torch.sin(2 * math.pi * 440 * t)[None, None]
@@ -270,12 +287,19 @@ def test_spectral_transport_loss_grows_with_the_distance_in_octaves_and_ignores_
 
 def test_vae_stage_trains_on_the_transport_and_whine_terms_when_weighted(tiny_cfg, tmp_path):
     data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)
-    opts = VAEOptions(batch_size=2, crop=8192, transport_weight=5.0, whine_weight=3.0)
-    stage = VAEStage(_fresh(tiny_cfg), opts, CPU, data, tmp_path, fresh=True)
-    logged = stage.step(step_generator(0, 0, 0), 0)
+
+    def first_step(**whine_noise_factor):
+        opts = VAEOptions(batch_size=2, crop=8192, transport_weight=5.0, whine_weight=3.0, **whine_noise_factor)
+        return VAEStage(_fresh(tiny_cfg), opts, CPU, data, tmp_path, fresh=True).step(step_generator(0, 0, 0), 0)
+
+    logged = first_step()
     assert logged["transport"] > 0 and logged["whine"] > 0
     expected = logged["stft"] + 1e-4 * logged["kl"] + 5 * logged["transport"] + 3 * logged["whine"]
     assert logged["loss"] == pytest.approx(expected, rel=1e-5)
+    # the factor reaches the term (and nothing else): it takes the incoherent part of the residual out
+    floored = first_step(whine_noise_factor=100.0)
+    assert floored["whine"] < logged["whine"] - 0.01  # unwired, the two runs would log the same whine
+    assert floored["loss"] == pytest.approx(logged["loss"] - 3 * (logged["whine"] - floored["whine"]), rel=1e-5)
 
 
 def test_hinge_and_feature_matching_losses_hand_computed():
