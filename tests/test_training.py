@@ -288,8 +288,8 @@ def test_spectral_transport_loss_grows_with_the_distance_in_octaves_and_ignores_
 def test_vae_stage_trains_on_the_transport_and_whine_terms_when_weighted(tiny_cfg, tmp_path):
     data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)
 
-    def first_step(**whine_noise_factor):
-        opts = VAEOptions(batch_size=2, crop=8192, transport_weight=5.0, whine_weight=3.0, **whine_noise_factor)
+    def first_step(**options):
+        opts = VAEOptions(batch_size=2, crop=8192, transport_weight=5.0, whine_weight=3.0, **options)
         return VAEStage(_fresh(tiny_cfg), opts, CPU, data, tmp_path, fresh=True).step(step_generator(0, 0, 0), 0)
 
     logged = first_step()

@@ -235,12 +235,15 @@ def whine_loss(pred: torch.Tensor, target: torch.Tensor | None = None, period: i
     under gradient clipping). With ``noise_factor`` > 0 the periodic power counts only beyond that many
     times the mean of what repeats every ``period`` - 1 and ``period`` + 1 samples, which a whine at
     multiples of sr / period does not reach and an incoherent residual fills as much."""
+    def periodic_power(p: int) -> torch.Tensor:
+        return periodic_part(residual, p).pow(2).mean((1, 2))
+
     residual = pred if target is None else pred - target  # periodic_part is linear
     reference = (pred if target is None else target).detach()
-    periodic = periodic_part(residual, period).pow(2).mean((1, 2))
+    periodic = periodic_power(period)
     if noise_factor > 0:
         with torch.no_grad():  # a floor, not a target: the decoder must not be pulled to add noise
-            incoherent = sum(periodic_part(residual, p).pow(2).mean((1, 2)) for p in (period - 1, period + 1)) / 2
+            incoherent = (periodic_power(period - 1) + periodic_power(period + 1)) / 2
         periodic = F.relu(periodic - noise_factor * incoherent)
     power = (reference - reference.mean(-1, keepdim=True)).pow(2).mean((1, 2))
     return (periodic / (power + 1e-6) + 1e-12).sqrt().mean()  # 1e-12: a finite gradient at 0
