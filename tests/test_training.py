@@ -1,5 +1,6 @@
 """Training: losses (hand-computed), derangement, discriminator build, stages learn, DDP, resume."""
 
+import copy
 import json
 import math
 import os
@@ -225,6 +226,25 @@ def test_whine_noise_factor_leaves_unmatched_noise_free_and_keeps_a_real_whine()
     assert losses.whine_loss(tone + whine, tone, noise_factor=3.0).item() == pytest.approx(0.1, rel=1e-3)
 
 
+def test_tolerances_make_the_dc_and_whine_terms_constraints_that_stop_pulling_once_met():
+    t = torch.arange(147 * 100) / 44100  # whole periods of 300 Hz: the tone's own mean is zero
+    tone = 0.5 * torch.sin(2 * math.pi * 300 * t)[None, None].repeat(1, 2, 1)
+    faint = (tone + 0.002).requires_grad_()  # under a 0.003 tolerance: met, no pull
+    loss = losses.dc_loss(faint, tone, tolerance=0.003)
+    loss.backward()
+    assert loss.item() == 0 and faint.grad.abs().max().item() == 0
+    assert losses.dc_loss(faint, tone).item() == pytest.approx(0.002, abs=1e-5)  # without one: all of it
+    assert losses.dc_loss(tone + 0.01, tone, tolerance=0.003).item() == pytest.approx(0.007, abs=1e-5)
+    # a whine's RMS ratio counts only past its tolerance: -60 dB is free, -20 dB counts 0.1 - 0.005
+    quiet = (tone + 0.0005 * torch.cos(2 * math.pi * 11025 * t)).requires_grad_()  # ratio 0.001
+    loss = losses.whine_loss(quiet, tone, tolerance=0.005)
+    loss.backward()
+    assert loss.item() == 0 and quiet.grad.abs().max().item() == 0
+    assert losses.whine_loss(quiet, tone).item() == pytest.approx(0.001, rel=1e-2)
+    loud = tone + 0.05 * torch.cos(2 * math.pi * 11025 * t)
+    assert losses.whine_loss(loud, tone, tolerance=0.005).item() == pytest.approx(0.095, rel=1e-3)
+
+
 def test_log_floor_bounds_the_log_term_of_empty_bins():
     t = torch.arange(4096) / 44100
     tone = torch.sin(2 * math.pi * 440 * t)[None, None]
@@ -300,6 +320,9 @@ def test_vae_stage_trains_on_the_transport_and_whine_terms_when_weighted(tiny_cf
     floored = first_step(whine_noise_factor=100.0)
     assert floored["whine"] < logged["whine"] - 0.01  # unwired, the two runs would log the same whine
     assert floored["loss"] == pytest.approx(logged["loss"] - 3 * (logged["whine"] - floored["whine"]), rel=1e-5)
+    tolerance = 0.5 * logged["whine"]  # each clip's ratio counts less by at most this much
+    tolerant = first_step(whine_tolerance=tolerance)
+    assert logged["whine"] - tolerance - 1e-6 <= tolerant["whine"] < logged["whine"] - 1e-6
 
 
 def test_hinge_and_feature_matching_losses_hand_computed():
@@ -978,15 +1001,25 @@ def test_the_generated_pool_holds_the_latents_generation_decodes(init_model):
 def test_vae_stage_decodes_the_generated_pool_with_reference_free_health_terms(tiny_cfg, tmp_path):
     pipe = _fresh(tiny_cfg)
     data = ProceduralDataset(2, tiny_cfg.sample_size, tiny_cfg.sample_rate)
-    opts = VAEOptions(batch_size=2, crop=8192, dc_weight=10.0, whine_weight=3.0, peak_weight=5.0,
-                      generated_latents=3, freeze_encoder=True)
-    stage = VAEStage(pipe, opts, CPU, data, tmp_path, fresh=True)
-    assert stage.generated.shape == (3, tiny_cfg.latent_dim, tiny_cfg.latent_length)
-    logged = stage.step(step_generator(0, 0, 0), 0)
+
+    def first_step(**tolerances):
+        opts = VAEOptions(batch_size=2, crop=8192, dc_weight=10.0, whine_weight=3.0, peak_weight=5.0,
+                          generated_latents=3, freeze_encoder=True, **tolerances)
+        stage = VAEStage(copy.deepcopy(pipe), opts, CPU, data, tmp_path, fresh=True)
+        assert stage.generated.shape == (3, tiny_cfg.latent_dim, tiny_cfg.latent_length)
+        return stage.step(step_generator(0, 0, 0), 0)
+
+    logged = first_step()
     assert logged["generated_dc"] > 0 and logged["generated_whine"] > 0
     expected = (logged["stft"] + 1e-4 * logged["kl"] + 10 * (logged["dc"] + logged["generated_dc"])
                 + 3 * (logged["whine"] + logged["generated_whine"]) + 5 * (logged["peak"] + logged["generated_peak"]))
     assert logged["loss"] == pytest.approx(expected, rel=1e-5)
+    # the tolerances reach both the data's terms and the generated pool's
+    dc_tolerance = 0.5 * min(logged["dc"], logged["generated_dc"])
+    whine_tolerance = 0.5 * min(logged["whine"], logged["generated_whine"])
+    tolerant = first_step(dc_tolerance=dc_tolerance, whine_tolerance=whine_tolerance)
+    for name in ("dc", "generated_dc", "whine", "generated_whine"):
+        assert tolerant[name] < logged[name] - 1e-6, name  # unwired, the same step would log the same value
     with pytest.raises(ConfigError, match="freeze_encoder"):
         load_recipe(None, "vae", {"generated_latents": 8})
 

@@ -135,16 +135,18 @@ class VAEStage:
             terms["transport"] = (self.opts.transport_weight, losses.spectral_transport_loss(recon, audio))
         if self.opts.waveform_weight > 0:
             terms["waveform"] = (self.opts.waveform_weight, losses.waveform_loss(recon, audio))
+        dc_tolerance = self.opts.dc_tolerance
         if self.opts.dc_weight > 0:
-            terms["dc"] = (self.opts.dc_weight, losses.dc_loss(recon, audio))
-        whine_factor = self.opts.whine_noise_factor
+            terms["dc"] = (self.opts.dc_weight, losses.dc_loss(recon, audio, dc_tolerance))
+        whine = {"noise_factor": self.opts.whine_noise_factor, "tolerance": self.opts.whine_tolerance}
         if self.opts.whine_weight > 0:
-            terms["whine"] = (self.opts.whine_weight, losses.whine_loss(recon, audio, noise_factor=whine_factor))
+            terms["whine"] = (self.opts.whine_weight, losses.whine_loss(recon, audio, **whine))
         if self.opts.peak_weight > 0:
             terms["peak"] = (self.opts.peak_weight, losses.peak_loss(recon))
         if decoded is not None:  # no reference: a clean render has no DC, no whine, no overshoot
-            terms["generated_dc"] = (self.opts.dc_weight, losses.dc_loss(decoded, torch.zeros_like(decoded)))
-            terms["generated_whine"] = (self.opts.whine_weight, losses.whine_loss(decoded, noise_factor=whine_factor))
+            terms["generated_dc"] = (self.opts.dc_weight,
+                                     losses.dc_loss(decoded, torch.zeros_like(decoded), dc_tolerance))
+            terms["generated_whine"] = (self.opts.whine_weight, losses.whine_loss(decoded, **whine))
             terms["generated_peak"] = (self.opts.peak_weight, losses.peak_loss(decoded))
         if self.opts.balance_weight > 0 and audio.shape[1] == 2:
             terms["balance"] = (spectral * self.opts.balance_weight, losses.stereo_balance_loss(recon, audio))
