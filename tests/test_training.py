@@ -289,6 +289,24 @@ def test_log_mel_loss_is_smaller_for_a_nearby_partial():
     assert 0 < near.item() < 0.5 * far.item()
 
 
+def test_mel_floor_leaves_faint_noise_between_partials_free_and_keeps_a_missing_partial():
+    from arc_edge.melscale import mel_filterbank
+
+    fb = mel_filterbank(44100, 2048, 64, 40.0, 22050.0)
+    t = torch.arange(16384) / 44100
+
+    def tone(third):  # a 900 Hz tone with its 3rd harmonic at ``third`` of the fundamental
+        return (0.5 * torch.sin(2 * math.pi * 900 * t) + 0.5 * third * torch.sin(2 * math.pi * 2700 * t))[None, None]
+    hiss = 1e-4 * torch.randn(tone(0).shape, generator=torch.Generator().manual_seed(0))
+    # under the additive 1e-5 the hiss in the empty bands is most of the loss; under a floor of 1 (an STFT
+    # magnitude ~0.002 in amplitude at 2048 points) it is nothing
+    assert losses.log_mel_loss(tone(0.33) + hiss, tone(0.33), fb).item() > 1.0
+    assert losses.log_mel_loss(tone(0.33) + hiss, tone(0.33), fb, floor=1.0).item() < 1e-3
+    # a 3rd harmonic 14 dB short still counts under the floor: log(5) in the bands that hold it
+    short = losses.log_mel_loss(tone(0.066), tone(0.33), fb, floor=1.0).item()
+    assert 0.02 < short < math.log(5)
+
+
 def test_spectral_transport_loss_grows_with_the_distance_in_octaves_and_ignores_phase():
     t = torch.arange(32768) / 44100
 
@@ -323,6 +341,10 @@ def test_vae_stage_trains_on_the_transport_and_whine_terms_when_weighted(tiny_cf
     tolerance = 0.5 * logged["whine"]  # each clip's ratio counts less by at most this much
     tolerant = first_step(whine_tolerance=tolerance)
     assert logged["whine"] - tolerance - 1e-6 <= tolerant["whine"] < logged["whine"] - 1e-6
+    # the mel floor reaches the mel term: a new decoder's output is faint noise, mostly under a floor of 1
+    mel, mel_floored = first_step(mel_weight=1.0), first_step(mel_weight=1.0, mel_log_floor=1.0)
+    assert mel_floored["mel"] < 0.5 * mel["mel"]
+    assert mel_floored["loss"] == pytest.approx(mel["loss"] - (mel["mel"] - mel_floored["mel"]), rel=1e-5)
 
 
 def test_hinge_and_feature_matching_losses_hand_computed():

@@ -53,6 +53,8 @@ class VAEOptions(CommonOptions):
     mid_side_weight: float = opt(1.0, low=0.0)  # spectral convergence on L+R and L-R as well
     mid_side_from_step: int = opt(0, low=0)  # switch the mid/side term on here (a per-channel-only warm-up before)
     log_floor: float = opt(1e-5, low=0.0, low_open=True)  # STFT magnitude floor of the log-magnitude term
+    # the mel term's floor, as an STFT magnitude per bin (losses.log_mel_loss); 0: the old additive 1e-5
+    mel_log_floor: float = opt(0.0, low=0.0)
     envelope_weight: float = opt(0.0, low=0.0)  # log-RMS envelope L1 (loudness, pan, pulsing, fades)
     mel_weight: float = opt(0.0, low=0.0)  # log-mel L1 (64 bands, n_fft 2048)
     balance_weight: float = opt(0.0, low=0.0)  # L1 of the per-frame left/right level ratio (the stereo image)

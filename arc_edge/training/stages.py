@@ -128,7 +128,8 @@ class VAEStage:
         if self.opts.envelope_weight > 0:
             terms["envelope"] = (spectral * self.opts.envelope_weight, losses.envelope_loss(recon, audio))
         if self.opts.mel_weight > 0:
-            terms["mel"] = (spectral * self.opts.mel_weight, losses.log_mel_loss(high_recon, high_audio, self.mel))
+            terms["mel"] = (spectral * self.opts.mel_weight, losses.log_mel_loss(high_recon, high_audio, self.mel,
+                                                                               self.opts.mel_log_floor))
         if self.opts.mse_weight > 0:
             terms["mse"] = (self.opts.mse_weight, losses.waveform_mse(recon, audio, sr, self.opts.mse_lowpass_hz))
         if self.opts.transport_weight > 0:
