@@ -27,10 +27,17 @@ import torch
 
 from .data import prompt_sets
 from .data.analysis import analyse, harmonic_ratios, score
-from .data.band_response import band_response_db, band_response_table, sound_label, summarize_band_response
+from .data.band_response import (
+    band_response_db,
+    band_response_table,
+    label_order,
+    sound_label,
+    summarize_band_response,
+)
 from .data.procedural import (
     ATTRIBUTES,
     PROBE_WORDS,
+    WAVEFORMS,
     check_frame_grid,
     on_frame_grid,
     random_spec,
@@ -235,6 +242,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
         "signal_health": summarize_health(clip_health),
         # per octave band, waveform and register, the reconstruction's energy over the reference's (dB)
         "band_response": summarize_band_response(responses, sounds, cfg.sample_rate) if vae_only else None,
+        "waveform_heard": waveform_heard(prompts, clip_attributes),
         "clip_health": clip_health,
         "clip_attributes": clip_attributes,
         "diversity": diversity(gen_z, groups) if n_per_prompt > 1 else None,
@@ -245,6 +253,19 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
         "learned_embedding": (embedding_metrics(embedder, texts, gen_audio, ref_audio, groups)
                               if embedder is not None else None),
     }
+
+
+def waveform_heard(prompts: list[EvalPrompt], clip_attributes: list[dict]) -> dict[str, dict[str, int]]:
+    """Per sound asked for (waveform and register, "saw high"; "noise"; "saw any" where the prompt names no
+    register), how many clips the analyser heard as each waveform. One waveform score hides where it is
+    lost: high saws and squares heard as sines (their upper partials missing), mid saws as squares."""
+    heard: dict[str, dict[str, int]] = {}
+    for clip in clip_attributes:
+        asked = prompts[clip["prompt"]].attributes
+        if "waveform" in asked:
+            label = sound_label(asked["waveform"], asked.get("pitch", "any"))
+            heard.setdefault(label, dict.fromkeys(WAVEFORMS, 0))[clip["measured"]["waveform"]] += 1
+    return dict(sorted(heard.items(), key=lambda item: label_order(item[0])))
 
 
 def shuffled_baseline(prompts: list[EvalPrompt], groups: list[int], measured: list[dict[str, str]]) -> float | None:

@@ -49,6 +49,11 @@ def test_eval_report_vae_only_and_table(tiny_model_dir, tmp_path, capsys):
         assert share == pytest.approx(sum(attr not in c["missed"] for c in scored) / len(scored))
         assert all((attr in c["missed"]) == (c["measured"][attr] != prompts[c["prompt"]][attr]) for c in scored)
     assert set(r["adherence"]["per_attribute_when_asked"]) <= {"fade", "pulse", "pan"}
+    # what each clip's waveform was heard as, per sound asked for, adds up to the waveform score
+    heard = r["waveform_heard"]
+    assert sum(n for row in heard.values() for n in row.values()) == len(clips)
+    right = sum(row[sound.partition(" ")[0]] for sound, row in heard.items())
+    assert right / len(clips) == pytest.approx(r["adherence"]["per_attribute"]["waveform"])
     assert table[2].startswith("| random tiny | 2 pingpong | ") and table[3].startswith("| its VAE |")
     # the VAE report's band response follows, one row per sound it reconstructed (none for generations)
     band_rows = [line for line in table[4:] if line.startswith("| its VAE |")]
@@ -128,6 +133,22 @@ def test_eval_refuses_bad_arguments(tiny_model_dir, tmp_path, capsys):
     assert main(["eval", "--model", str(tiny_model_dir), "--prompts", str(tmp_path / "none.jsonl"), "--out",
                  str(tmp_path / "r.json")]) == 2
     assert "heldout or training-style" in capsys.readouterr().err
+
+
+def test_waveform_heard_counts_each_clip_under_the_sound_its_prompt_asked_for():
+    from arc_edge.evaluation import EvalPrompt, waveform_heard
+
+    prompts = [EvalPrompt("a", {"waveform": "saw", "pitch": "high"}, None),
+               EvalPrompt("b", {"waveform": "noise", "pitch": "low"}, None),
+               EvalPrompt("c", {"waveform": "square"}, None),  # no register asked
+               EvalPrompt("d", {"pan": "left"}, None)]  # no waveform asked: not counted
+    clips = [{"prompt": p, "measured": {"waveform": w}}
+             for p, w in [(0, "sine"), (0, "sine"), (0, "saw"), (1, "noise"), (2, "square"), (3, "saw")]]
+    heard = waveform_heard(prompts, clips)
+    assert list(heard) == ["noise", "saw high", "square any"]  # as the band response: by name, then register
+    assert heard["saw high"] == {"sine": 2, "square": 0, "saw": 1, "noise": 0}
+    assert heard["noise"] == {"sine": 0, "square": 0, "saw": 0, "noise": 1}
+    assert sum(heard["square any"].values()) == 1
 
 
 def test_shuffled_baseline_exposes_a_biased_model():

@@ -110,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"learned embedding: CLAP score {e['clap_score']:.3f} (reference {e['reference_clap_score']:.3f})"
               + (f"  diversity {e['diversity']:.3f}" if e["diversity"] is not None else "")
               + f"  FD {e['frechet_distance']:.3f}")
+    if report["waveform_heard"]:
+        print("waveform heard, by sound asked for:")
+        for sound, heard in report["waveform_heard"].items():
+            print(f"  {sound}: " + ", ".join(f"{waveform} {n}" for waveform, n in heard.items() if n)
+                  + f" ({heard.get(sound.partition(' ')[0], 0)} of {sum(heard.values())} right)")
     if report["band_response"]:
         from ..data.band_response import format_band_response
         print("band response (reconstruction / reference, median per waveform and register):")

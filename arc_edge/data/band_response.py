@@ -45,7 +45,8 @@ def sound_label(waveform: str, pitch: str) -> str:
     return waveform if waveform == "noise" else f"{waveform} {pitch}"
 
 
-def _label_order(label: str) -> tuple:
+def label_order(label: str) -> tuple:
+    """Sort key of sound labels: by waveform name, then register from low to high."""
     waveform, _, pitch = label.partition(" ")
     return waveform, PITCHES.index(pitch) if pitch in PITCHES else -1, pitch
 
@@ -57,7 +58,7 @@ def summarize_band_response(per_clip: list[list[float | None]], labels: list[str
     for response, label in zip(per_clip, labels, strict=True):
         grouped[label].append(response)
     medians = {}
-    for label in sorted(grouped, key=_label_order):
+    for label in sorted(grouped, key=label_order):
         columns = zip(*grouped[label], strict=True)
         medians[label] = [float(np.median(scored)) if (scored := [v for v in column if v is not None]) else None
                           for column in columns]
