@@ -149,6 +149,10 @@ def test_end_crops_reach_the_clips_release():
     assert 60 < at_end < 140  # about a quarter; the rest stay uniform
     assert all(crop_start(length, crop, step_generator(1, s, 0), 1.0) == length - crop for s in range(50))
     assert crop_start(crop, crop, step_generator(0, 0, 0), 0.5) == 0
+    # on the frame grid: every start a multiple of the hop, all of them reached; step 1 draws as before
+    framed = [crop_start(length, crop, step_generator(0, s, 0), 0.25, 2048) for s in range(400)]
+    assert all(s % 2048 == 0 for s in framed) and set(framed) == set(range(0, length - crop + 1, 2048))
+    assert [crop_start(length, crop, step_generator(0, s, 0), 0.25, 1) for s in range(400)] == share
 
 
 def test_a_cache_with_broken_caption_variants_is_refused(latent_cache, tmp_path):
@@ -1018,6 +1022,21 @@ def test_the_generated_pool_holds_the_latents_generation_decodes(init_model):
     seconds = pipe.cfg.sample_size / pipe.cfg.sample_rate  # the whole clip: generation fades no end
     audio = generate(pipe, GenerationRequest(prompt=item["caption"], seconds=seconds, seed=5)).audio
     assert audio.shape == decoded.shape and abs(audio - decoded).max() < 1e-4
+
+
+def test_vae_stage_crops_on_the_frame_grid_when_asked(tiny_cfg, tmp_path, monkeypatch):
+    import arc_edge.training.stages as stages
+
+    starts, real = [], stages.crop_start
+    monkeypatch.setattr(stages, "crop_start", lambda *args: starts.append(real(*args)) or starts[-1])
+    data = ProceduralDataset(2, tiny_cfg.sample_size, tiny_cfg.sample_rate)
+    for on_frames in (False, True):
+        opts = VAEOptions(batch_size=1, crop=8192, crop_on_frames=on_frames)
+        stage = VAEStage(_fresh(tiny_cfg), opts, CPU, data, tmp_path, fresh=True)
+        for i in range(4):
+            stage.step(step_generator(0, i, 0), i)
+    hop = tiny_cfg.downsampling_ratio
+    assert any(s % hop for s in starts[:4]) and all(s % hop == 0 for s in starts[4:])
 
 
 def test_vae_stage_decodes_the_generated_pool_with_reference_free_health_terms(tiny_cfg, tmp_path):

@@ -26,14 +26,15 @@ def draw_batch(dataset: Dataset, batch_size: int, gen: torch.Generator) -> dict:
     return out
 
 
-def crop_start(length: int, crop: int, gen: torch.Generator, end_share: float = 0.0) -> int:
-    """Where a training crop of ``crop`` samples starts in a clip of ``length``. Uniform starts almost
-    never include the clip's last samples (1 start in ``length - crop``), where every sound releases
-    to silence; with ``end_share`` that share of crops ends exactly at the clip's end."""
+def crop_start(length: int, crop: int, gen: torch.Generator, end_share: float = 0.0, step: int = 1) -> int:
+    """Where a training crop of ``crop`` samples starts in a clip of ``length``: a uniform multiple of
+    ``step``. Uniform starts almost never include the clip's last samples (1 start in ``length - crop``),
+    where every sound releases to silence; with ``end_share`` that share of crops ends exactly at the
+    clip's end."""
     # at share 0 nothing extra is drawn: runs (and resumes) from before the option keep their crops
     if end_share > 0 and float(torch.rand(1, generator=gen)) < end_share:
         return length - crop
-    return int(torch.randint(length - crop + 1, (1,), generator=gen))
+    return step * int(torch.randint((length - crop) // step + 1, (1,), generator=gen))
 
 
 def tokenize_batch(tokenizer: PromptTokenizer, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -47,6 +47,10 @@ class VAEOptions(CommonOptions):
     # share of crops that end at the clip's end: uniform starts leave the release of every sound (its
     # last 50 ms) out of training, and a decoder trained so keeps a clip's last frame loud (an end click)
     end_crop_share: float = opt(0.0, low=0.0, high=1.0)
+    # crops start on the latent frame grid (multiples of the VAE hop), as the clips whose latents the DiT
+    # learns and generates do: off it, every tone's latent also carries its phase against the frames,
+    # which the decoder must learn to render although generation never asks for it
+    crop_on_frames: bool = opt(False)
     kl_weight: float = opt(1e-4, low=0.0)
     ffts: list[int] = opt([2048, 512, 128], low=16, high=65536)
     stft_weight: float = opt(1.0, low=0.0)  # multi-resolution STFT loss (spectral convergence + log magnitude)

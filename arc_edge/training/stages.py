@@ -106,7 +106,8 @@ class VAEStage:
         data = self.warmup_tones if index < self.opts.tone_warmup_steps else self.data
         audio = draw_batch(data, self.opts.batch_size, gen)["audio"].to(self.env.device)
         crop = min(self.opts.crop, audio.shape[-1])
-        start = crop_start(audio.shape[-1], crop, gen, self.opts.end_crop_share)
+        hop = self.pipeline.cfg.downsampling_ratio if self.opts.crop_on_frames else 1
+        start = crop_start(audio.shape[-1], crop, gen, self.opts.end_crop_share, hop)
         audio = audio[..., start:start + crop]
         z_shape = (audio.shape[0], self.pipeline.cfg.latent_dim, crop // self.pipeline.cfg.downsampling_ratio)
         noise = torch.randn(z_shape, generator=gen).to(self.env.device)
