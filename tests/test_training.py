@@ -1024,6 +1024,19 @@ def test_the_generated_pool_holds_the_latents_generation_decodes(init_model):
     assert audio.shape == decoded.shape and abs(audio - decoded).max() < 1e-4
 
 
+def test_the_generated_pool_draws_every_wording_of_its_sounds():
+    from arc_edge.training.generated_pool import pool_items
+
+    data = ProceduralDataset(3, 4096, 44100, caption_variants=8)
+    items = pool_items(data, 30, seed=1)
+    assert all(item["caption"] in data.captions(i % 3) for i, item in enumerate(items))
+    assert len({item["caption"] for item in items}) > 3  # not one wording per sound
+    assert [item["caption"] for item in pool_items(data, 30, seed=1)] == [item["caption"] for item in items]
+    # one caption per example: the pool of earlier runs, caption for caption
+    single = ProceduralDataset(3, 4096, 44100)
+    assert [item["caption"] for item in pool_items(single, 5, seed=1)] == [single[i % 3]["caption"] for i in range(5)]
+
+
 def test_vae_stage_crops_on_the_frame_grid_when_asked(tiny_cfg, tmp_path, monkeypatch):
     import arc_edge.training.stages as stages
 

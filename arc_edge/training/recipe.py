@@ -42,7 +42,18 @@ class CommonOptions:
 
 
 @dataclass
-class VAEOptions(CommonOptions):
+class CaptionOptions(CommonOptions):
+    # differently worded captions per procedural example (`train encode` caches them all; RF and ARC
+    # draw one per use), so the text encoder learns meaning rather than one caption per sound; the
+    # decoder stage's pool of generations draws one per latent, so it meets what the DiT makes of them
+    caption_variants: int = opt(1, low=1, high=64)
+    # the share of procedural captions with a few everyday words put in at random places, so that words the
+    # captions never use do not scramble how the text encoder reads the ones they do
+    irrelevant_word_share: float = opt(0.0, low=0.0, high=1.0)
+
+
+@dataclass
+class VAEOptions(CaptionOptions):
     crop: int = opt(32768, low=2048)  # samples per training crop
     # share of crops that end at the clip's end: uniform starts leave the release of every sound (its
     # last 50 ms) out of training, and a decoder trained so keeps a clip's last frame loud (an end click)
@@ -115,18 +126,12 @@ class VAEOptions(CommonOptions):
 
 
 @dataclass
-class RFOptions(CommonOptions):
+class RFOptions(CaptionOptions):
     t_sampling: str = opt("logit_normal", choices=("logit_normal", "logsnr_uniform"))
     cfg_dropout: float = opt(0.1, low=0.0, high=1.0)
     ema_decay: float = opt(0.999, low=0.0, high=1.0)
     train_text_encoder: bool = opt(True)
     tokenizer_vocab: int = opt(384, low=16, high=1_000_000)  # pieces of the SentencePiece model trained on the captions
-    # differently worded captions per procedural example (`train encode` caches them all; RF and ARC
-    # draw one per use), so the text encoder learns meaning rather than one caption per sound
-    caption_variants: int = opt(1, low=1, high=64)
-    # the share of procedural captions with a few everyday words put in at random places, so that words the
-    # captions never use do not scramble how the text encoder reads the ones they do
-    irrelevant_word_share: float = opt(0.0, low=0.0, high=1.0)
     # false: keep the --init model's tokenizer and text encoder and train them on (true: new ones from the captions)
     new_text_encoder: bool = opt(True)
     # InfoNCE between each caption's text-encoder output and its clip's latents (see alignment.py):
