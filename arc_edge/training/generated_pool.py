@@ -31,8 +31,8 @@ def _generate(pipeline: ArcPipeline, items: list[dict], schedule: torch.Tensor, 
 
 def pool_items(data, count: int, seed: int = 0) -> list[dict]:
     """The first ``count`` examples of ``data`` (repeated when it holds fewer), each with one of its
-    ``captions`` drawn as its caption (seeded, its own stream): one wording per sound would leave out
-    what the DiT makes of the others (a decoder trained on such a pool whined on latents it never met)."""
+    ``captions`` drawn as its caption (seeded, its own stream), so that the pool holds what the DiT
+    makes of every wording it was trained on, not of the first one only."""
     rng = random.Random(seed)
     items = []
     for i in range(count):

@@ -45,7 +45,7 @@ class CommonOptions:
 class CaptionOptions(CommonOptions):
     # differently worded captions per procedural example (`train encode` caches them all; RF and ARC
     # draw one per use), so the text encoder learns meaning rather than one caption per sound; the
-    # decoder stage's pool of generations draws one per latent, so it meets what the DiT makes of them
+    # decoder stage's pool of generations draws one per latent, so it holds what the DiT makes of each
     caption_variants: int = opt(1, low=1, high=64)
     # the share of procedural captions with a few everyday words put in at random places, so that words the
     # captions never use do not scramble how the text encoder reads the ones they do
