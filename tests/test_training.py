@@ -1087,4 +1087,12 @@ def test_train_default_checks_every_table_before_it_writes_anything(tmp_path):
     recipe.write_text("[decoder]\nsteady_tone_share = 0.5\n")
     r = _cli("train", "default", "--recipe", recipe, "--data", tmp_path / "clips.jsonl", "--out", tmp_path / "run")
     assert r.returncode == 2 and "steady_tone_share" in r.stderr
+    # a crop of part of a latent frame (the tiny model's is 2048 samples) failed in the losses once training ran
+    recipe.write_text("[decoder]\ncrop = 10000\n")
+    r = _cli("train", "default", "--recipe", recipe, "--out", tmp_path / "run")
+    assert r.returncode == 2 and "crop = 10000" in r.stderr and "--set crop=10240" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+    r = _cli("train", "vae", "--set", "crop=3000", "--out", tmp_path / "run")
+    assert r.returncode == 2 and "--set crop=2048" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "run").exists()

@@ -58,16 +58,32 @@ def parse_overrides(items: list[str]) -> dict:
 
 def _pipeline_for(args: argparse.Namespace, stage: str):
     from ..checkpoint import load_model_dir, random_pipeline
-    from ..config import BUILTIN_CONFIGS, builtin_config, load_config
     from ..errors import InputError
 
     if args.init is not None:
         return load_model_dir(args.init, args.t5)
     if stage != "vae":
         raise InputError(f"'train {stage}' needs --init MODEL_DIR (the previous stage's RUN/model)")
+    return random_pipeline(_fresh_config(args), seed=0)
+
+
+def _fresh_config(args: argparse.Namespace):
+    """The --model-config a VAE run without --init builds its model from."""
+    from ..config import BUILTIN_CONFIGS, builtin_config, load_config
+
     name = args.model_config
-    cfg = builtin_config(name) if name in BUILTIN_CONFIGS else load_config(Path(name))
-    return random_pipeline(cfg, seed=0)
+    return builtin_config(name) if name in BUILTIN_CONFIGS else load_config(Path(name))
+
+
+def check_crop(crop: int | None, hop: int) -> None:
+    """A VAE stage's crop must be whole latent frames: the decoder returns whole frames, and another
+    length failed deep in the losses after the run folder was written."""
+    from ..errors import InputError
+
+    if crop is not None and crop % hop:
+        whole = max(hop, round(crop / hop) * hop)
+        raise InputError(f"crop = {crop} is not a whole number of the model's {hop}-sample latent frames; "
+                         f"pass a multiple of {hop}, e.g. --set crop={whole}")
 
 
 def check_tone_share(spec: str, steady_tone_share: float) -> None:
@@ -178,6 +194,7 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None) ->
             from ..training.stages import initialise_vae_weights
             initialise_vae_weights(pipeline, opts)
         cfg = pipeline.cfg
+    check_crop(getattr(opts, "crop", None), cfg.downsampling_ratio)
     spec = _resumed_data(args, record) if args.resume else data_spec(args.data or "procedural")
     data = make_dataset(spec, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
                         caption_variants=getattr(opts, "caption_variants", 1),
@@ -209,8 +226,13 @@ def run_default(args: argparse.Namespace) -> Path:
         raise InputError("--set overrides one stage; for 'train default' write a recipe and pass --recipe FILE")
     recipe = args.recipe or builtin_recipe("default")
     tables = recipe_tables(recipe)
-    for table in tables:  # every table checked now, not when its stage starts an hour in
-        check_tone_share(args.data or "procedural", getattr(load_recipe(recipe, table), "steady_tone_share", 0.0))
+    # every table checked now, not when its stage starts an hour in (a run from --init: at its start)
+    hop = _fresh_config(args).downsampling_ratio if args.init is None else None
+    for table in tables:
+        opts = load_recipe(recipe, table)
+        check_tone_share(args.data or "procedural", getattr(opts, "steady_tone_share", 0.0))
+        if hop:
+            check_crop(getattr(opts, "crop", None), hop)
     base = args.out
     _prepare_out(argparse.Namespace(out=base, resume=args.resume, force=args.force))
 
