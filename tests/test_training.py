@@ -655,6 +655,28 @@ def test_steady_tone_share_with_a_manifest_is_a_one_line_error(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_caption_options_with_a_manifest_are_named_as_unused(tmp_path, init_model):
+    from arc_edge.audio_io import write_wav
+    write_wav(tmp_path / "a.wav", 0.1 * np.sin(np.linspace(0, 400, 8192))[None].repeat(2, 0), 44100)
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"path": "a.wav", "caption": "a tone"}\n')
+    r = _cli("train", "encode", "--init", init_model, "--data", manifest, "--out", tmp_path / "lat")
+    assert r.returncode == 0, r.stderr  # the default recipe's [rf] sets both: said, not refused
+    assert ("note: caption_variants = 32 and irrelevant_word_share = 0.5 reword only the procedural captions; "
+            f"the captions of --data {manifest} are used as written") in r.stdout
+    assert json.loads((tmp_path / "lat" / "captions.json").read_text())["captions"] == ["a tone"]
+    r = _cli("train", "rf", "--init", init_model, "--data", manifest, "--out", tmp_path / "run", "--steps", "1",
+             "--batch-size", "1", "--set", "caption_variants=1", "--set", "irrelevant_word_share=0")
+    assert r.returncode == 0, r.stderr
+    assert "reword only" not in r.stdout
+    reworded = tmp_path / "reworded.toml"
+    reworded.write_text(SMALL_RECIPE.format(steps=1) + "caption_variants = 2\nirrelevant_word_share = 0.5\n")
+    r = _cli("train", "encode", "--init", init_model, "--out", tmp_path / "lat2", "--recipe", reworded)
+    assert r.returncode == 0, r.stderr  # procedural captions: the options are used, nothing said
+    assert "reword only" not in r.stdout
+    assert all(len(v) == 2 for v in json.loads((tmp_path / "lat2" / "captions.json").read_text())["variants"])
+
+
 def test_vae_steps_reduce_reconstruction_loss(tiny_cfg, tmp_path):
     pipe = _fresh(tiny_cfg)
     data = ProceduralDataset(2, 8192, tiny_cfg.sample_rate)  # two fixed clips: loss must fall on them

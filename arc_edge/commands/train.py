@@ -94,6 +94,19 @@ def check_tone_share(spec: str, steady_tone_share: float) -> None:
                          "pass --set steady_tone_share=0 (or, for 'train default', set it to 0 in the recipe)")
 
 
+def note_unused_caption_options(spec: str, caption_variants: int, irrelevant_word_share: float) -> None:
+    """Said, not refused (as steady_tone_share is): the default recipe's [rf] sets both options, and a
+    manifest's captions are used as written."""
+    from ..training.distributed import launched_as_rank_zero
+
+    unused = [f"{name} = {value}" for name, value, default in (("caption_variants", caption_variants, 1),
+                                                               ("irrelevant_word_share", irrelevant_word_share, 0.0))
+              if value != default]
+    if unused and launched_as_rank_zero():
+        print(f"note: {' and '.join(unused)} reword only the procedural captions; the captions of --data {spec} "
+              "are used as written")
+
+
 def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = True, caption_variants: int = 1,
                  steady_tone_share: float = 0.0, irrelevant_word_share: float = 0.0):
     from ..data.datasets import LatentDataset, ManifestDataset, ProceduralDataset
@@ -116,7 +129,9 @@ def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = T
             raise InputError(f"--data {spec} is a latent cache; this stage needs audio: 'procedural', "
                              "'procedural-grid' or a manifest")
         return LatentDataset(path, cfg)
-    return ManifestDataset(path, cfg.sample_size, cfg.sample_rate, cfg.audio_channels, seed=seed)
+    manifest = ManifestDataset(path, cfg.sample_size, cfg.sample_rate, cfg.audio_channels, seed=seed)
+    note_unused_caption_options(spec, caption_variants, irrelevant_word_share)  # after the manifest is read
+    return manifest
 
 
 def _prepare_out(args: argparse.Namespace) -> None:
