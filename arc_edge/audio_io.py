@@ -10,7 +10,17 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from .errors import InputError, first_line
-from .fileio import atomic_file
+from .fileio import atomic_file, check_writable_target
+
+
+def check_wav_target(path: Path, force: bool, flag: str = "--out") -> None:
+    """Before any work: the file a WAV goes to must be writable and named .wav (a WAV under another
+    name, such as .mp3, is not what the name says)."""
+    path = Path(path)
+    check_writable_target(path, force)
+    if not path.name.lower().endswith(".wav"):
+        raise InputError(f"{flag} {path}: the audio is written as WAV; give a file name ending in .wav, "
+                         f"e.g. {path.with_suffix('.wav')}")
 
 
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:

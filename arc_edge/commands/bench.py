@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--cfg", type=finite_float, default=None, help="classifier-free guidance scale (default 1: none)")
     d.add_argument("--timeout", type=finite_float, default=1800, help="seconds before the runner is stopped")
     d.add_argument("--out", type=Path, default=Path("bench_results.json"), help="results JSON (+ .csv, .png beside it)")
-    d.add_argument("--wav", type=Path, default=None, help="also keep the generated WAV here")
+    d.add_argument("--wav", type=Path, default=None, help="also keep the generated WAV here (a name ending in .wav)")
     d.add_argument("--compare", type=Path, default=None, help="an earlier results JSON to compare with")
     d.add_argument("--cleanup", action="store_true", help="remove the files pushed to the device afterwards")
     d.add_argument("--selftest", action="store_true",
@@ -95,15 +95,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_device(args: argparse.Namespace) -> int:
+    from ..audio_io import check_wav_target
     from ..bench.devices import open_device
     from ..bench.native import DeviceBenchOptions, bench_native, bench_selftest
     from ..bench.report import check_outputs, load_previous, table, write_outputs
     from ..errors import InputError
-    from ..fileio import check_writable_target
 
     check_outputs(args.out, args.force)
     if args.wav is not None:
-        check_writable_target(args.wav, args.force)
+        check_wav_target(args.wav, args.force, "--wav")
     if args.timeout <= 0:
         raise InputError(f"--timeout {args.timeout:g} must be above 0 seconds")
     if args.seconds is not None and args.seconds <= 0:

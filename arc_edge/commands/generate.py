@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-audio", type=Path, default=None, help="audio-to-audio: start from this file")
     p.add_argument("--init-noise", type=finite_float, default=1.0,
                    help="sigma_max: below 1 keeps part of the init audio")
-    p.add_argument("--out", type=Path, default=Path("out.wav"), help="WAV file to write")
+    p.add_argument("--out", type=Path, default=Path("out.wav"), help="WAV file to write (a name ending in .wav)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     add_bundle_args(p, "run an exported bundle (ExecuTorch or ONNX) instead of the eager PyTorch model")
     add_threads_arg(p)
@@ -53,11 +53,10 @@ def _note_out_of_domain(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audio_io import fit_length, read_audio, write_wav
-    from ..fileio import check_writable_target
+    from ..audio_io import check_wav_target, fit_length, read_audio, write_wav
     from ..generate import GenerationRequest, generate, validate_options, validate_request
 
-    check_writable_target(args.out, args.force)
+    check_wav_target(args.out, args.force)
     req = GenerationRequest(prompt=args.prompt, seconds=args.seconds if args.seconds is not None else 1.0,
                             steps=args.steps, seed=args.seed, sampler=args.sampler, cfg_scale=args.cfg,
                             init_noise=args.init_noise)
