@@ -70,9 +70,22 @@ def is_owned_folder(path: Path, kind: str) -> bool:
     return not any(Path(path).iterdir()) or any((Path(path) / m).is_file() for m in OWNED_FOLDERS[kind])
 
 
+def refuse_current_folder(path: Path, kind: str) -> None:
+    """An output folder that is the working folder or one above it (``--out ''``, ``.``, ``..``) would be
+    replaced whole, with everything in it; refused whatever --force says."""
+    try:
+        here, target = Path.cwd().resolve(), Path(path).resolve()
+    except OSError:
+        return
+    if target == here or target in here.parents:
+        raise InputError(f"{path} is the current folder or one above it, and the {kind} replaces "
+                         f"its output folder whole; name a new folder, e.g. --out my_{kind}")
+
+
 def check_writable_dir_target(path: Path, force: bool, kind: str) -> None:
     """Like ``check_writable_target`` for an output folder of ``kind`` (see ``OWNED_FOLDERS``)."""
     path = Path(path)
+    refuse_current_folder(path, kind)
     st = _lstat(path)
     if st is not None:
         if not force:

@@ -1,6 +1,7 @@
 """`arc-edge generate` and `arc-edge info` end to end on the tiny config."""
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,6 +119,23 @@ def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     assert (tmp_path / "out.json").stat().st_mode & 0o777 == 0o644  # mkstemp alone would give 0o600
     assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
     assert (tmp_path / "model" / "sub" / "weights").stat().st_mode & 0o777 == 0o644
+
+
+def test_an_output_folder_that_holds_the_working_folder_is_refused_even_with_force(tmp_path, monkeypatch, capsys):
+    here = tmp_path / "work" / "here"
+    here.mkdir(parents=True)
+    monkeypatch.chdir(here)  # empty, so it would pass for an earlier output folder of ours
+    for out, command in (("", "export"), (".", "export"), ("..", "export"), (str(tmp_path), "export"),
+                         (".", "train")):
+        argv = ("export", "--quant", "int8") if command == "export" else ("train", "vae", "--steps", "1")
+        assert run_cli(*argv, "--out", out, "--force") == 2
+        err = capsys.readouterr().err.strip()
+        assert "is the current folder or one above it" in err and len(err.splitlines()) == 1, (out, err)
+    assert here.is_dir() and list(here.iterdir()) == []
+    from arc_edge.fileio import check_writable_dir_target
+    (tmp_path / "work" / "sibling").mkdir()  # an empty folder beside it may be replaced
+    for beside in ("../sibling", "new", str(tmp_path / "work" / "other")):
+        check_writable_dir_target(Path(beside), True, "bundle")
 
 
 def test_the_default_model_says_when_a_prompt_is_outside_its_domain(tmp_path, capsys):

@@ -136,12 +136,13 @@ def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = T
 
 def _prepare_out(args: argparse.Namespace) -> None:
     from ..errors import InputError
-    from ..fileio import check_writable_dir_target
+    from ..fileio import check_writable_dir_target, refuse_current_folder
     from ..training.distributed import launched_as_rank_zero
 
     # Under torchrun only rank 0 creates the run directory; the others wait for it at the first barrier.
     if args.resume or not launched_as_rank_zero():
         return
+    refuse_current_folder(args.out, "run")  # before "pass --force", which would not be allowed either
     if args.out.exists() and not args.force:
         raise InputError(f"{args.out} already exists; pass --resume to continue it or --force to replace it")
     check_writable_dir_target(args.out, args.force, "run")  # --force deletes only an earlier run
