@@ -1100,6 +1100,31 @@ def test_vae_stage_decodes_the_generated_pool_with_reference_free_health_terms(t
         load_recipe(None, "vae", {"generated_latents": 8})
 
 
+def test_the_anchor_term_holds_the_pools_loudness_to_the_decoder_the_run_began_with(tiny_cfg, tmp_path):
+    pipe = _fresh(tiny_cfg)
+    data = ProceduralDataset(2, tiny_cfg.sample_size, tiny_cfg.sample_rate)
+    opts = VAEOptions(batch_size=2, crop=8192, generated_latents=3, freeze_encoder=True, generated_anchor_weight=2.0,
+                      lr=1e-12)  # the steps leave the decoder as it is: only the hook below changes it
+    stage = VAEStage(copy.deepcopy(pipe), opts, CPU, data, tmp_path, fresh=True)
+    logged = stage.step(step_generator(0, 0, 0), 0)
+    assert logged["generated_anchor"] < 1e-4  # the decoder is still the one the run began with
+    # every decode at half the amplitude from now on: each frame's log RMS lower by ln 2
+    stage.pipeline.pretransform.model.decoder.register_forward_hook(lambda module, args, out: 0.5 * out)
+    logged = stage.step(step_generator(0, 1, 0), 1)
+    assert logged["generated_anchor"] == pytest.approx(math.log(2), rel=2e-3)
+    assert logged["loss"] == pytest.approx(logged["stft"] + 1e-4 * logged["kl"] + 2.0 * logged["generated_anchor"],
+                                           rel=1e-5)
+    resumed = VAEStage(copy.deepcopy(pipe), opts, CPU, data, tmp_path, fresh=False)
+    resumed.load_state(stage.state())  # the decoder the run began with, not the one it resumes from
+    assert all(torch.equal(a, b) for a, b in zip(resumed.anchor_decoder.state_dict().values(),
+                                                 pipe.pretransform.model.decoder.state_dict().values()))
+    with pytest.raises(ConfigError, match="switch generated_anchor_weight"):
+        VAEStage(copy.deepcopy(pipe), VAEOptions(**{**vars(opts), "generated_anchor_weight": 0.0}), CPU, data,
+                 tmp_path, fresh=False).load_state(stage.state())
+    with pytest.raises(ConfigError, match="set generated_latents > 0"):
+        load_recipe(None, "vae", {"generated_anchor_weight": 1.0, "freeze_encoder": True})
+
+
 def test_train_default_checks_every_table_before_it_writes_anything(tmp_path):
     recipe = tmp_path / "recipe.toml"
     recipe.write_text("[vae]\nsteps = 1\n[decoder]\ndc_wieght = 100.0\n")

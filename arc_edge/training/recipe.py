@@ -89,6 +89,10 @@ class VAEOptions(CaptionOptions):
     # decodes too (against silence: they have no reference). Needs freeze_encoder (a DiT trained on
     # these latents): the decoder then learns to render what generation really hands it
     generated_latents: int = opt(0, low=0, high=65536)
+    # > 0: the pool's decodes are also held, at this weight, to the per-channel loudness envelopes (L1 of
+    # log RMS per 1024 samples) that the decoder the run began with gives them, so that a long run that
+    # changes timbre does not also change how loud, and on which side, it renders the DiT's latents
+    generated_anchor_weight: float = opt(0.0, low=0.0)
     # waveform mean-squared error: the one term whose gradient points at the target's phase. From a
     # fresh decoder (or a wrong carrier) the magnitude terms give no path to a tone, only to silence.
     mse_weight: float = opt(0.0, low=0.0)
@@ -217,6 +221,9 @@ def _build(cls: type, table: dict[str, Any], where: str):
     if getattr(opts, "generated_latents", 0) > 0 and not opts.freeze_encoder:
         raise ConfigError(f"{where}: generated_latents decodes the DiT's own latents, which are the frozen "
                           "encoder's; set freeze_encoder = true (and start from a trained model with --init)")
+    if getattr(opts, "generated_anchor_weight", 0) > 0 and not opts.generated_latents:
+        raise ConfigError(f"{where}: generated_anchor_weight holds the pool of generated latents to its first "
+                          "rendering; set generated_latents > 0 (e.g. 512) or generated_anchor_weight = 0")
     if getattr(opts, "alignment_weight", 0) > 0 and not opts.train_text_encoder:
         raise ConfigError(f"{where}: alignment_weight trains the text encoder; set train_text_encoder = true "
                           "or alignment_weight = 0")

@@ -91,6 +91,9 @@ class VAEStage:
         pipeline.pretransform.model.encoder.requires_grad_(not opts.freeze_encoder)
         self.generated = generated_latents(pipeline, data, opts.generated_latents, opts.seed) \
             if opts.generated_latents else None
+        # the decoder as the run began (a resume restores it from the checkpoint, in load_state)
+        self.anchor_decoder = (copy.deepcopy(pipeline.pretransform.model.decoder).to(env.device).eval()
+                               .requires_grad_(False) if opts.generated_anchor_weight > 0 else None)
         self.objective = wrap(_VAEObjective(pipeline).train(), env)
         self.opt = _adamw(self.objective, opts.lr, opts.weight_decay)
         self.mel = (mel_filterbank(pipeline.cfg.sample_rate, 2048, 64, 40.0, pipeline.cfg.sample_rate / 2).to(env.device)
@@ -150,6 +153,11 @@ class VAEStage:
                                      losses.dc_loss(decoded, torch.zeros_like(decoded), dc_tolerance))
             terms["generated_whine"] = (self.opts.whine_weight, losses.whine_loss(decoded, **whine))
             terms["generated_peak"] = (self.opts.peak_weight, losses.peak_loss(decoded))
+            if self.anchor_decoder is not None:
+                with torch.no_grad():
+                    held = losses.log_rms_envelope(self.anchor_decoder(generated))
+                terms["generated_anchor"] = (self.opts.generated_anchor_weight,
+                                             losses.held_envelope_loss(decoded, held))
         if self.opts.balance_weight > 0 and audio.shape[1] == 2:
             terms["balance"] = (spectral * self.opts.balance_weight, losses.stereo_balance_loss(recon, audio))
         if self.discriminator is not None:
@@ -189,6 +197,8 @@ class VAEStage:
 
     def state(self) -> dict:
         state = {"opt": self.opt.state_dict()}
+        if self.anchor_decoder is not None:
+            state["anchor_decoder"] = self.anchor_decoder.state_dict()
         if self.discriminator is not None:
             state["discriminator"] = unwrap(self.discriminator).state_dict()
             state["opt_d"] = self.opt_d.state_dict()
@@ -199,6 +209,11 @@ class VAEStage:
             raise ConfigError("a resume cannot switch the adversary on or off (adversarial_weight and "
                               "feature_matching_weight both 0, or not); leave them as the run had them")
         self.opt.load_state_dict(state["opt"])
+        if (self.anchor_decoder is not None) != ("anchor_decoder" in state):
+            raise ConfigError("a resume cannot switch generated_anchor_weight on or off (the decoder its run began "
+                              "with is kept only while it is on); leave it as the run had it")
+        if self.anchor_decoder is not None:
+            self.anchor_decoder.load_state_dict(state["anchor_decoder"])
         if self.discriminator is not None:
             unwrap(self.discriminator).load_state_dict(state["discriminator"])
             self.opt_d.load_state_dict(state["opt_d"])
