@@ -1117,7 +1117,7 @@ def test_the_anchor_term_holds_the_pools_loudness_to_the_decoder_the_run_began_w
     resumed = VAEStage(copy.deepcopy(pipe), opts, CPU, data, tmp_path, fresh=False)
     resumed.load_state(stage.state())  # the decoder the run began with, not the one it resumes from
     assert all(torch.equal(a, b) for a, b in zip(resumed.anchor_decoder.state_dict().values(),
-                                                 pipe.pretransform.model.decoder.state_dict().values()))
+                                                 pipe.pretransform.model.decoder.state_dict().values(), strict=True))
     with pytest.raises(ConfigError, match="switch generated_anchor_weight"):
         VAEStage(copy.deepcopy(pipe), VAEOptions(**{**vars(opts), "generated_anchor_weight": 0.0}), CPU, data,
                  tmp_path, fresh=False).load_state(stage.state())
