@@ -98,10 +98,12 @@ def note_unused_caption_options(spec: str, caption_variants: int, irrelevant_wor
     """Said, not refused (as steady_tone_share is): the default recipe's [rf] sets both options, and a
     manifest's captions are used as written."""
     from ..training.distributed import launched_as_rank_zero
+    from ..training.recipe import CaptionOptions
 
-    unused = [f"{name} = {value}" for name, value, default in (("caption_variants", caption_variants, 1),
-                                                               ("irrelevant_word_share", irrelevant_word_share, 0.0))
-              if value != default]
+    default = CaptionOptions()
+    unused = [f"{name} = {value}" for name, value in (("caption_variants", caption_variants),
+                                                      ("irrelevant_word_share", irrelevant_word_share))
+              if value != getattr(default, name)]
     if unused and launched_as_rank_zero():
         print(f"note: {' and '.join(unused)} reword only the procedural captions; the captions of --data {spec} "
               "are used as written")

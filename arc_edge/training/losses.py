@@ -131,24 +131,11 @@ def _log_rms(x: torch.Tensor, frame: int) -> torch.Tensor:
     return 0.5 * (power + 1e-6).log()
 
 
-ENVELOPE_FRAME = 1024
-
-
-def log_rms_envelope(x: torch.Tensor, frame: int = ENVELOPE_FRAME) -> torch.Tensor:
-    """[..., T] -> [..., T // frame]: the per-channel loudness the envelope terms compare."""
-    return _log_rms(x, frame)
-
-
-def envelope_loss(pred: torch.Tensor, target: torch.Tensor, frame: int = ENVELOPE_FRAME) -> torch.Tensor:
+def envelope_loss(pred: torch.Tensor, target: torch.Tensor, frame: int = 1024) -> torch.Tensor:
     """L1 between per-channel log-RMS envelopes (frames of ``frame`` samples). It measures loudness,
     pan, pulsing and fades whatever the phase or exact frequency, so it rewards the right level
     even while the decoder cannot yet place the partials, where the spectral terms favour silence."""
-    return held_envelope_loss(pred, _log_rms(target, frame), frame)
-
-
-def held_envelope_loss(pred: torch.Tensor, envelope: torch.Tensor, frame: int = ENVELOPE_FRAME) -> torch.Tensor:
-    """L1 between ``pred``'s per-channel log-RMS envelope and a stored one (``log_rms_envelope``)."""
-    return F.l1_loss(_log_rms(pred, frame), envelope)
+    return F.l1_loss(_log_rms(pred, frame), _log_rms(target, frame))
 
 
 def stereo_balance_loss(pred: torch.Tensor, target: torch.Tensor, frame: int = 1024) -> torch.Tensor:

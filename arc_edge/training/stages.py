@@ -155,9 +155,9 @@ class VAEStage:
             terms["generated_peak"] = (self.opts.peak_weight, losses.peak_loss(decoded))
             if self.anchor_decoder is not None:
                 with torch.no_grad():
-                    held = losses.log_rms_envelope(self.anchor_decoder(generated))
+                    first_rendering = self.anchor_decoder(generated)
                 terms["generated_anchor"] = (self.opts.generated_anchor_weight,
-                                             losses.held_envelope_loss(decoded, held))
+                                             losses.envelope_loss(decoded, first_rendering))
         if self.opts.balance_weight > 0 and audio.shape[1] == 2:
             terms["balance"] = (spectral * self.opts.balance_weight, losses.stereo_balance_loss(recon, audio))
         if self.discriminator is not None:
