@@ -1059,6 +1059,50 @@ def test_the_generated_pool_draws_every_wording_of_its_sounds():
     assert [item["caption"] for item in pool_items(single, 5, seed=1)] == [single[i % 3]["caption"] for i in range(5)]
 
 
+def test_mixed_conditions_lie_between_a_row_and_another_row():
+    from arc_edge.training.generated_pool import mix_conditions
+
+    gen = torch.Generator().manual_seed(0)
+    cross, glob = torch.randn(6, 5, 4, generator=gen), torch.randn(6, 4, generator=gen)
+    same = mix_conditions(cross, glob, 0.0, gen)
+    assert torch.equal(same[0], cross) and torch.equal(same[1], glob)
+    mixed_cross, mixed_glob = mix_conditions(cross, glob, 1.0, gen)
+    for i in range(6):
+        # w * own + (1 - w) * other, the same w and partner for both tensors
+        fits = []
+        for j in set(range(6)) - {i}:
+            d = (cross[i] - cross[j]).flatten()
+            w = float(((mixed_cross[i] - cross[j]).flatten() @ d) / (d @ d))
+            if (torch.allclose(mixed_cross[i], w * cross[i] + (1 - w) * cross[j], atol=1e-5)
+                    and torch.allclose(mixed_glob[i], w * glob[i] + (1 - w) * glob[j], atol=1e-5)):
+                fits.append(w)
+        assert len(fits) == 1 and 0.0 <= fits[0] < 1.0, i  # every row mixed, with exactly one other row
+    half = mix_conditions(cross.repeat(100, 1, 1), glob.repeat(100, 1), 0.5, gen)[1]
+    changed = (half != glob.repeat(100, 1)).any(-1).float().mean().item()
+    assert 0.4 < changed < 0.6
+
+
+def test_the_generated_pool_mixes_the_conditioning_and_nothing_else(init_model, monkeypatch):
+    import arc_edge.training.generated_pool as generated_pool
+
+    pipe = load_model_dir(init_model)
+    items = [{"caption": "a soft square wave panned right", "seconds": 2.0},
+             {"caption": "a low sine wave on the left, fading out", "seconds": 2.0}]
+    plain = generated_pool.generated_latents(pipe, items, 2, seed=5)
+    mixed = generated_pool.generated_latents(pipe, items, 2, seed=5, mixed_share=1.0)
+    assert (mixed - plain).abs().amax() > 1e-3
+    assert torch.equal(generated_pool.generated_latents(pipe, items, 2, seed=5, mixed_share=1.0), mixed)
+    # with the mixing undone (its random draws still made) the same noise gives the plain pool: mixing
+    # draws from its own stream, not the noise's
+    def draw_and_keep(cross, glob, share, gen):
+        torch.rand(3 * len(cross), generator=gen)
+        return cross, glob
+    monkeypatch.setattr(generated_pool, "mix_conditions", draw_and_keep)
+    assert torch.equal(generated_pool.generated_latents(pipe, items, 2, seed=5, mixed_share=1.0), plain)
+    with pytest.raises(ConfigError, match="generated_mixed_share"):
+        load_recipe(None, "vae", {"generated_mixed_share": 0.5, "freeze_encoder": True})
+
+
 def test_vae_stage_crops_on_the_frame_grid_when_asked(tiny_cfg, tmp_path, monkeypatch):
     import arc_edge.training.stages as stages
 

@@ -89,6 +89,10 @@ class VAEOptions(CaptionOptions):
     # decodes too (against silence: they have no reference). Needs freeze_encoder (a DiT trained on
     # these latents): the decoder then learns to render what generation really hands it
     generated_latents: int = opt(0, low=0, high=65536)
+    # this share of the pool is generated under conditioning mixed between two captions (a random weight):
+    # prompts worded unlike the captions land between them, where the DiT makes latents a pool of the
+    # captions alone never holds (generated_pool.mix_conditions)
+    generated_mixed_share: float = opt(0.0, low=0.0, high=1.0)
     # > 0: the pool's decodes are also held, at this weight, to the per-channel loudness envelopes (L1 of
     # log RMS per 1024 samples) that the decoder the run began with gives them, so that a long run that
     # changes timbre does not also change how loud, and on which side, it renders the DiT's latents
@@ -224,6 +228,9 @@ def _build(cls: type, table: dict[str, Any], where: str):
     if getattr(opts, "generated_anchor_weight", 0) > 0 and not opts.generated_latents:
         raise ConfigError(f"{where}: generated_anchor_weight holds the pool of generated latents to its first "
                           "rendering; set generated_latents > 0 (e.g. 512) or generated_anchor_weight = 0")
+    if getattr(opts, "generated_mixed_share", 0) > 0 and not opts.generated_latents:
+        raise ConfigError(f"{where}: generated_mixed_share sets how the pool of generated latents is made; "
+                          "set generated_latents > 0 (e.g. 1024) or generated_mixed_share = 0")
     if getattr(opts, "alignment_weight", 0) > 0 and not opts.train_text_encoder:
         raise ConfigError(f"{where}: alignment_weight trains the text encoder; set train_text_encoder = true "
                           "or alignment_weight = 0")

@@ -89,7 +89,7 @@ class VAEStage:
     def __init__(self, pipeline: ArcPipeline, opts: VAEOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
         self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
         pipeline.pretransform.model.encoder.requires_grad_(not opts.freeze_encoder)
-        self.generated = generated_latents(pipeline, data, opts.generated_latents, opts.seed) \
+        self.generated = generated_latents(pipeline, data, opts.generated_latents, opts.seed, opts.generated_mixed_share) \
             if opts.generated_latents else None
         # the decoder as the run began (a resume restores it from the checkpoint, in load_state)
         self.anchor_decoder = (copy.deepcopy(pipeline.pretransform.model.decoder).to(env.device).eval()
