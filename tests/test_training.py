@@ -1144,6 +1144,23 @@ def test_vae_stage_decodes_the_generated_pool_with_reference_free_health_terms(t
         load_recipe(None, "vae", {"generated_latents": 8})
 
 
+def test_the_pools_windows_span_generated_crop(tiny_cfg, tmp_path):
+    pipe = _fresh(tiny_cfg)
+    data = ProceduralDataset(2, tiny_cfg.sample_size, tiny_cfg.sample_rate)
+    hop, frames = tiny_cfg.downsampling_ratio, tiny_cfg.latent_length
+    for generated_crop, expected in ((0, 4), (8 * hop, 8), (10 * tiny_cfg.sample_size, frames)):
+        opts = VAEOptions(batch_size=2, crop=4 * hop, whine_weight=1.0, generated_latents=3, freeze_encoder=True,
+                          generated_crop=generated_crop)
+        stage = VAEStage(copy.deepcopy(pipe), opts, CPU, data, tmp_path, fresh=True)
+        decoder = stage.pipeline.pretransform.model.decoder
+        lengths: list[tuple[int, int]] = []
+        decoder.register_forward_hook(lambda module, args, out, seen=lengths: seen.append(tuple(args[0].shape[::2])))
+        logged = stage.step(step_generator(0, 0, 0), 0)
+        # the data's crop and the pool's windows; one decoder call when they are the same length
+        assert lengths == ([(4, 4)] if expected == 4 else [(2, 4), (2, expected)]), generated_crop
+        assert logged["generated_whine"] > 0
+
+
 def test_the_anchor_term_holds_the_pools_loudness_to_the_decoder_the_run_began_with(tiny_cfg, tmp_path):
     pipe = _fresh(tiny_cfg)
     data = ProceduralDataset(2, tiny_cfg.sample_size, tiny_cfg.sample_rate)
@@ -1186,4 +1203,7 @@ def test_train_default_checks_every_table_before_it_writes_anything(tmp_path):
     assert not (tmp_path / "run").exists()
     r = _cli("train", "vae", "--set", "crop=3000", "--out", tmp_path / "run")
     assert r.returncode == 2 and "--set crop=2048" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "run").exists()
+    r = _cli("train", "vae", "--set", "generated_crop=5000", "--out", tmp_path / "run")
+    assert r.returncode == 2 and "--set generated_crop=4096" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "run").exists()

@@ -75,15 +75,17 @@ def _fresh_config(args: argparse.Namespace):
     return builtin_config(name) if name in BUILTIN_CONFIGS else load_config(Path(name))
 
 
-def check_crop(crop: int | None, hop: int) -> None:
-    """A VAE stage's crop must be whole latent frames: the decoder returns whole frames, and another
+def check_crops(opts, hop: int) -> None:
+    """A VAE stage's crops must be whole latent frames: the decoder returns whole frames, and another
     length failed deep in the losses after the run folder was written."""
     from ..errors import InputError
 
-    if crop is not None and crop % hop:
-        whole = max(hop, round(crop / hop) * hop)
-        raise InputError(f"crop = {crop} is not a whole number of the model's {hop}-sample latent frames; "
-                         f"pass a multiple of {hop}, e.g. --set crop={whole}")
+    for name in ("crop", "generated_crop"):
+        crop = getattr(opts, name, None)
+        if crop and crop % hop:
+            whole = max(hop, round(crop / hop) * hop)
+            raise InputError(f"{name} = {crop} is not a whole number of the model's {hop}-sample latent frames; "
+                             f"pass a multiple of {hop}, e.g. --set {name}={whole}")
 
 
 def check_tone_share(spec: str, steady_tone_share: float) -> None:
@@ -212,7 +214,7 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None) ->
             from ..training.stages import initialise_vae_weights
             initialise_vae_weights(pipeline, opts)
         cfg = pipeline.cfg
-    check_crop(getattr(opts, "crop", None), cfg.downsampling_ratio)
+    check_crops(opts, cfg.downsampling_ratio)
     spec = _resumed_data(args, record) if args.resume else data_spec(args.data or "procedural")
     data = make_dataset(spec, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
                         caption_variants=getattr(opts, "caption_variants", 1),
@@ -250,7 +252,7 @@ def run_default(args: argparse.Namespace) -> Path:
         opts = load_recipe(recipe, table)
         check_tone_share(args.data or "procedural", getattr(opts, "steady_tone_share", 0.0))
         if hop:
-            check_crop(getattr(opts, "crop", None), hop)
+            check_crops(opts, hop)
     base = args.out
     _prepare_out(argparse.Namespace(out=base, resume=args.resume, force=args.force))
 

@@ -93,6 +93,11 @@ class VAEOptions(CaptionOptions):
     # prompts worded unlike the captions land between them, where the DiT makes latents a pool of the
     # captions alone never holds (generated_pool.mix_conditions)
     generated_mixed_share: float = opt(0.0, low=0.0, high=1.0)
+    # > 0: the pool's windows span this many samples (a multiple of the hop; the whole clip at most)
+    # instead of `crop`. A decoder trained on 8-frame windows renders a latent's middle, where no conv
+    # reaches the zero padding of an edge, as it never saw it: a left tone came out with a -72 dB whine
+    # in 8-frame windows and -30 dB (its side swapped, DC 0.02) decoded whole, as generation decodes
+    generated_crop: int = opt(0, low=0)
     # > 0: the pool's decodes are also held, at this weight, to the per-channel loudness envelopes (L1 of
     # log RMS per 1024 samples) that the decoder the run began with gives them, so that a long run that
     # changes timbre does not also change how loud, and on which side, it renders the DiT's latents

@@ -53,6 +53,8 @@ class _VAEObjective(nn.Module):
         z = mean + std * noise
         if generated is None:
             return self.vae.decoder(z), mean, std, None
+        if generated.shape[-1] != z.shape[-1]:  # windows of another length (generated_crop)
+            return self.vae.decoder(z), mean, std, self.vae.decoder(generated.to(z))
         # one decoder call (under DDP, the gradients of both decodes are reduced together)
         recon, decoded = self.vae.decoder(torch.cat([z, generated.to(z)])).split([len(z), len(generated)])
         return recon, mean, std, decoded
@@ -114,8 +116,10 @@ class VAEStage:
         audio = audio[..., start:start + crop]
         z_shape = (audio.shape[0], self.pipeline.cfg.latent_dim, crop // self.pipeline.cfg.downsampling_ratio)
         noise = torch.randn(z_shape, generator=gen).to(self.env.device)
+        generated_frames = min(self.opts.generated_crop // self.pipeline.cfg.downsampling_ratio or z_shape[-1],
+                               self.pipeline.cfg.latent_length)
         generated = None if self.generated is None else \
-            latent_windows(self.generated, audio.shape[0], z_shape[-1], gen).to(self.env.device)
+            latent_windows(self.generated, audio.shape[0], generated_frames, gen).to(self.env.device)
         recon, mean, std, decoded = self.objective(audio, noise, generated)
         ms_weight = self.opts.mid_side_weight if index >= self.opts.mid_side_from_step else 0.0
         # before spectral_from_step the magnitude terms are logged but not trained on
