@@ -221,6 +221,13 @@ def _checked_values(cls: type, table: dict[str, Any], where: str) -> dict[str, A
     return {name: _check(name, value, hints[name], known[name].metadata, where) for name, value in table.items()}
 
 
+# options that shape the pool of generated latents, and so mean nothing without one
+POOL_OPTIONS = {
+    "generated_anchor_weight": "holds the pool of generated latents to its first rendering",
+    "generated_mixed_share": "sets how the pool of generated latents is made",
+}
+
+
 def _build(cls: type, table: dict[str, Any], where: str):
     opts = cls(**_checked_values(cls, table, where))
     for name in ("gen_logsnr", "disc_logsnr"):
@@ -230,12 +237,9 @@ def _build(cls: type, table: dict[str, Any], where: str):
     if getattr(opts, "generated_latents", 0) > 0 and not opts.freeze_encoder:
         raise ConfigError(f"{where}: generated_latents decodes the DiT's own latents, which are the frozen "
                           "encoder's; set freeze_encoder = true (and start from a trained model with --init)")
-    if getattr(opts, "generated_anchor_weight", 0) > 0 and not opts.generated_latents:
-        raise ConfigError(f"{where}: generated_anchor_weight holds the pool of generated latents to its first "
-                          "rendering; set generated_latents > 0 (e.g. 512) or generated_anchor_weight = 0")
-    if getattr(opts, "generated_mixed_share", 0) > 0 and not opts.generated_latents:
-        raise ConfigError(f"{where}: generated_mixed_share sets how the pool of generated latents is made; "
-                          "set generated_latents > 0 (e.g. 1024) or generated_mixed_share = 0")
+    for name, purpose in POOL_OPTIONS.items():
+        if getattr(opts, name, 0) > 0 and not opts.generated_latents:
+            raise ConfigError(f"{where}: {name} {purpose}; set generated_latents > 0 (e.g. 512) or {name} = 0")
     if getattr(opts, "alignment_weight", 0) > 0 and not opts.train_text_encoder:
         raise ConfigError(f"{where}: alignment_weight trains the text encoder; set train_text_encoder = true "
                           "or alignment_weight = 0")
