@@ -1159,6 +1159,8 @@ def test_the_pools_windows_span_generated_crop(tiny_cfg, tmp_path):
         # the data's crop and the pool's windows; one decoder call when they are the same length
         assert lengths == ([(4, 4)] if expected == 4 else [(2, 4), (2, expected)]), generated_crop
         assert logged["generated_whine"] > 0
+    with pytest.raises(ConfigError, match="generated_crop sets the length"):  # without a pool it would do nothing
+        load_recipe(None, "vae", {"generated_crop": 8 * hop, "freeze_encoder": True})
 
 
 def test_the_anchor_term_holds_the_pools_loudness_to_the_decoder_the_run_began_with(tiny_cfg, tmp_path):

@@ -225,6 +225,7 @@ def _checked_values(cls: type, table: dict[str, Any], where: str) -> dict[str, A
 POOL_OPTIONS = {
     "generated_anchor_weight": "holds the pool of generated latents to its first rendering",
     "generated_mixed_share": "sets how the pool of generated latents is made",
+    "generated_crop": "sets the length of the windows of the pool of generated latents",
 }
 
 
