@@ -1206,6 +1206,7 @@ def test_train_default_checks_every_table_before_it_writes_anything(tmp_path):
     r = _cli("train", "vae", "--set", "crop=3000", "--out", tmp_path / "run")
     assert r.returncode == 2 and "--set crop=2048" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "run").exists()
-    r = _cli("train", "vae", "--set", "generated_crop=5000", "--out", tmp_path / "run")
+    r = _cli("train", "vae", "--set", "generated_crop=5000", "--set", "generated_latents=8", "--set",
+             "freeze_encoder=true", "--out", tmp_path / "run")
     assert r.returncode == 2 and "--set generated_crop=4096" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "run").exists()
