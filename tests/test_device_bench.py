@@ -38,7 +38,7 @@ def arm_runner():
 
 
 @pytest.fixture(scope="module")
-def reference(et_int8_bundle, tmp_path_factory):
+def reference(et_int8_bundle, bundled_model_dir, tmp_path_factory):
     """Python bundle run and eager run with fixed noise, and that noise as a file for the runner."""
     runtime = BundleRuntime(et_int8_bundle)
     cfg = runtime.cfg
@@ -48,7 +48,8 @@ def reference(et_int8_bundle, tmp_path_factory):
     (d / "prompt.txt").write_text(TRICKY_PROMPT, encoding="utf-8")
     req = GenerationRequest(TRICKY_PROMPT, 1.5, 8, 11)
     bundled = generate(runtime, req, noise=noise).audio
-    return {"dir": d, "bundled": bundled, "noise": noise, "req": req}
+    eager = generate(load_model_dir(bundled_model_dir), req, noise=noise).audio
+    return {"dir": d, "bundled": bundled, "eager": eager, "noise": noise, "req": req}
 
 
 def _run_runner(cmd_prefix, runner, bundle, ref, out_dir, *extra):
@@ -70,9 +71,9 @@ def test_host_runner_matches_python_bundle_and_eager(host_runner, et_int8_bundle
     assert audio.shape == reference["bundled"].shape == (2, int(1.5 * 44100))
     # same kernels, same inputs: the C++ loop reproduces the Python bundle run
     np.testing.assert_allclose(audio, reference["bundled"], atol=1e-5)
+    assert snr_db(torch.from_numpy(reference["eager"]), torch.from_numpy(audio)) >= \
+        load_export_recipe("int8").end_to_end_min_snr_db
     pipeline = load_model_dir(bundled_model_dir)
-    eager = generate(pipeline, reference["req"], noise=reference["noise"]).audio
-    assert snr_db(torch.from_numpy(eager), torch.from_numpy(audio)) >= load_export_recipe("int8").end_to_end_min_snr_db
     tokens = pipeline.tokenizer.encode(TRICKY_PROMPT)
     assert report["prompt_tokens"] == sum(tokens.mask) and report["complete"]
     run = report["runs"][0]
@@ -189,8 +190,12 @@ def test_aarch64_runner_under_qemu_matches(arm_runner, et_int8_bundle, reference
                                 arm_runner, et_int8_bundle, reference, tmp_path)
     assert "aarch64" in report["cpu"]
     # Arm int8 kernels accumulate (and round the dynamic activation scales) differently from x86 ones:
-    # close, not bit-exact. Step 9's decoder agreed above 30 dB, step 10's at 28.8 dB (its export parity
-    # against eager is 37-39 dB on x86); far above the end-to-end parity gate of 8 dB
+    # close, not bit-exact. Over 8 sampler steps both int8 routes drift from eager by a prompt-dependent
+    # amount (this prompt: about 20 dB on either CPU, 29-30 dB apart); what matters is that the Arm
+    # kernels add no error of their own: the Arm run is as close to eager as the x86 run
+    def from_eager(a: np.ndarray) -> float:
+        return snr_db(torch.from_numpy(reference["eager"]), torch.from_numpy(a))
+    assert from_eager(audio) >= from_eager(reference["bundled"]) - 2.0
     assert snr_db(torch.from_numpy(reference["bundled"]), torch.from_numpy(audio)) > 25
 
 
