@@ -111,9 +111,12 @@ def features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
                      m.pulse_depth["slow"], m.pulse_depth["fast"], np.log(rms)])
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float | None:
     """||mu_a - mu_b||^2 + tr(Ca + Cb - 2 (Ca Cb)^1/2), with tr (Ca Cb)^1/2 taken as the trace of the
-    symmetric square root of Ca^1/2 Cb Ca^1/2 (same value; stays real and finite for singular Cs)."""
+    symmetric square root of Ca^1/2 Cb Ca^1/2 (same value; stays real and finite for singular Cs).
+    None for fewer than two clips a side: no covariance."""
+    if len(a) < 2 or len(b) < 2:
+        return None
     mu_a, mu_b = a.mean(0), b.mean(0)
     ca, cb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     w, v = np.linalg.eigh(ca)
@@ -123,14 +126,15 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * tr_covmean)
 
 
-def diversity(embeddings: np.ndarray, groups: list[int]) -> float:
-    """Mean within-prompt pairwise distance / mean between-prompt distance (0 = identical outputs)."""
+def diversity(embeddings: np.ndarray, groups: list[int]) -> float | None:
+    """Mean within-prompt pairwise distance / mean between-prompt distance (0 = identical outputs); None
+    without two prompts and two clips of one prompt."""
     within, between = [], []
     for i, j in combinations(range(len(groups)), 2):
         d = float(np.linalg.norm(embeddings[i] - embeddings[j]))
         (within if groups[i] == groups[j] else between).append(d)
     if not within or not between:
-        raise InputError("diversity needs at least 2 prompts and 2 generations per prompt")
+        return None
     return float(np.mean(within) / max(np.mean(between), 1e-12))
 
 
@@ -159,10 +163,8 @@ def embedding_metrics(embedder: Embedder, texts: list[str], gen: list[np.ndarray
                               for a in audios]).numpy()
         g, r = embed(gen), embed(ref)
         t = embedder.embed_text(texts).numpy()
-    multi = len(set(groups)) < len(groups)
     return {"clap_score": float((g * t).sum(1).mean()), "reference_clap_score": float((r * t).sum(1).mean()),
-            "diversity": diversity(g, groups) if multi else None,
-            "reference_diversity": diversity(r, groups) if multi else None,
+            "diversity": diversity(g, groups), "reference_diversity": diversity(r, groups),
             "frechet_distance": frechet_distance(g, r)}
 
 
@@ -245,8 +247,8 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
         "waveform_heard": waveform_heard(prompts, clip_attributes),
         "clip_health": clip_health,
         "clip_attributes": clip_attributes,
-        "diversity": diversity(gen_z, groups) if n_per_prompt > 1 else None,
-        "reference_diversity": diversity(ref_z, groups) if n_per_prompt > 1 else None,
+        "diversity": diversity(gen_z, groups),
+        "reference_diversity": diversity(ref_z, groups),
         "frechet_distance": frechet_distance(gen_z, ref_z),
         "latency_s": {"mean": float(np.mean(times)), "median": float(np.median(times))},
         "embedding": "analyser features (standardised on the reference set)",

@@ -94,6 +94,15 @@ def test_identical_generations_have_zero_diversity_and_fd():
     assert frechet_distance(x, x + 3.0) == pytest.approx(4 * 9.0, rel=1e-6)
 
 
+def test_diversity_and_fd_are_none_where_the_clips_cannot_define_them():
+    emb = np.random.default_rng(0).standard_normal((4, 5))
+    assert diversity(emb[:2], [0, 0]) is None  # one prompt: nothing to compare against
+    assert diversity(emb[:3], [0, 1, 2]) is None  # one clip per prompt: no spread within a prompt
+    assert diversity(emb, [0, 0, 1, 2]) is not None
+    assert frechet_distance(emb[:1], emb[1:]) is None and frechet_distance(emb[1:], emb[:1]) is None
+    assert frechet_distance(emb[:2], emb[2:]) is not None
+
+
 def test_feature_vector_and_heldout_prompts():
     prompts = load_prompts()
     assert len(prompts) >= 50 and all(set(p.attributes) == set(ATTRIBUTES) for p in prompts)

@@ -133,6 +133,66 @@ def test_eval_refuses_bad_arguments(tiny_model_dir, tmp_path, capsys):
     assert main(["eval", "--model", str(tiny_model_dir), "--prompts", str(tmp_path / "none.jsonl"), "--out",
                  str(tmp_path / "r.json")]) == 2
     assert "heldout or training-style" in capsys.readouterr().err
+    # the chart goes next to the report: a report named like its chart, or a chart already there, is refused
+    # before any work, and nothing is written
+    assert main(["eval", "--model", str(tiny_model_dir), "--out", str(tmp_path / "r.png")]) == 2
+    assert "give the report a .json name" in capsys.readouterr().err
+    (tmp_path / "r.png").write_bytes(b"mine")
+    assert main(["eval", "--model", str(tiny_model_dir), "--limit", "1", "--out", str(tmp_path / "r.json")]) == 2
+    assert "r.png already exists; pass --force" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists() and (tmp_path / "r.png").read_bytes() == b"mine"
+
+
+def test_eval_of_one_prompt_or_one_clip_completes_without_the_figures_it_cannot_have(tiny_model_dir, tmp_path,
+                                                                                    capsys):
+    """Diversity needs two prompts with two clips; a Frechet distance two clips: left out, said up front."""
+    one_prompt, one_clip = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["eval", "--model", str(tiny_model_dir), "--limit", "1", "--n-per-prompt", "2", "--steps", "1",
+                 "--out", str(one_prompt)]) == 0
+    out = capsys.readouterr().out
+    assert "diversity needs 2 prompts or more" in out and "Frechet" not in out
+    r = json.loads(one_prompt.read_text())
+    assert r["diversity"] is None and r["learned_embedding"]["diversity"] is None and r["frechet_distance"] >= 0
+    assert main(["eval", "--model", str(tiny_model_dir), "--limit", "1", "--n-per-prompt", "1", "--steps", "1",
+                 "--out", str(one_clip)]) == 0
+    assert "the Frechet distance needs 2 clips or more" in capsys.readouterr().out
+    r = json.loads(one_clip.read_text())
+    assert r["frechet_distance"] is None and r["learned_embedding"]["frechet_distance"] is None
+    assert main(["eval", "--table", f"one={one_clip}"]) == 0
+    row = capsys.readouterr().out.splitlines()[2].split(" | ")
+    assert row[11:14] == ["-", "-", "-"]  # diversity, FD (feat.), FD (emb.)
+
+
+def _png_size(path) -> tuple[int, int]:
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def test_eval_writes_a_chart_with_a_panel_per_view_of_the_report(tiny_model_dir, tmp_path, capsys):
+    """Generations: attributes, waveform heard, health (3 panels); --vae-only adds the band response."""
+    from arc_edge.eval_chart import report_chart
+
+    gen, vae = tmp_path / "gen.json", tmp_path / "vae.json"
+    assert main(["eval", "--model", str(tiny_model_dir), "--limit", "3", "--n-per-prompt", "1", "--steps", "1",
+                 "--no-embedder", "--out", str(gen)]) == 0
+    assert f"wrote {gen} and {tmp_path / 'gen.png'}" in capsys.readouterr().out
+    assert main(["eval", "--model", str(tiny_model_dir), "--limit", "3", "--n-per-prompt", "1", "--vae-only",
+                 "--no-embedder", "--out", str(vae)]) == 0
+    gen_width, gen_height = _png_size(tmp_path / "gen.png")
+    vae_width, vae_height = _png_size(tmp_path / "vae.png")
+    assert gen_height == vae_height and vae_width / gen_width == pytest.approx(4 / 3, rel=0.02)
+    # a report without any waveform asked for has no "heard" panel
+    report = json.loads(gen.read_text())
+    no_waveform = report_chart({**report, "waveform_heard": {}}, tmp_path / "plain.png", "t")
+    assert _png_size(no_waveform)[0] / gen_width == pytest.approx(2 / 3, rel=0.02)
+    assert not list(tmp_path.glob(".*"))  # written atomically: no temporary file left
+    # --force replaces both
+    assert main(["eval", "--model", str(tiny_model_dir), "--limit", "1", "--n-per-prompt", "1", "--steps", "1",
+                 "--no-embedder", "--out", str(gen)]) == 2
+    assert main(["eval", "--model", str(tiny_model_dir), "--limit", "1", "--n-per-prompt", "1", "--steps", "1",
+                 "--no-embedder", "--out", str(gen), "--force"]) == 0
+    assert json.loads(gen.read_text())["generations"] == 1
 
 
 def test_waveform_heard_counts_each_clip_under_the_sound_its_prompt_asked_for():

@@ -48,8 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_threads_arg(p)
     p.add_argument("--table", nargs="+", metavar="LABEL=REPORT.json", default=None,
                    help="instead of evaluating: print a markdown table of earlier reports")
-    p.add_argument("--out", type=Path, default=None, help="report JSON (required unless --table)")
-    p.add_argument("--force", action="store_true", help="overwrite --out")
+    p.add_argument("--out", type=Path, default=None,
+                   help="report JSON (required unless --table); its chart goes next to it (.png)")
+    p.add_argument("--force", action="store_true", help="overwrite --out and its chart")
     p.set_defaults(run=run)
 
 
@@ -70,6 +71,7 @@ def print_table(items: list[str]) -> int:
 def run(args: argparse.Namespace) -> int:
     from ..embedding.store import load_embedder
     from ..errors import InputError
+    from ..eval_chart import report_chart
     from ..evaluation import evaluate, load_prompts, with_extra_words
     from ..fileio import check_writable_target, write_json
 
@@ -77,7 +79,11 @@ def run(args: argparse.Namespace) -> int:
         return print_table(args.table)
     if args.out is None:
         raise InputError("give --out REPORT.json (or --table LABEL=REPORT.json ... to tabulate reports)")
-    check_writable_target(args.out, args.force)
+    chart = args.out.with_suffix(".png")
+    if chart == args.out:
+        raise InputError(f"--out {args.out} ends in .png, the name of its chart; give the report a .json name")
+    for path in (args.out, chart):
+        check_writable_target(path, args.force)
     if args.cfg is not None and args.cfg < 0:
         raise InputError(f"--cfg {args.cfg:g} is negative; use 1 for no guidance or a larger scale")
     if not 0 <= args.seed < 2**40:  # per-item seeds are derived from it and must stay below 2^63
@@ -87,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
     prompts = load_prompts(args.prompts, args.limit)  # before any model is loaded
     if args.extra_words:
         prompts = with_extra_words(prompts, args.extra_words, args.seed)
-    if args.n_per_prompt < 2 and not args.vae_only:
-        print("note: diversity needs --n-per-prompt 2 or more; it is left out of this report")
+    if (args.n_per_prompt < 2 or len(prompts) < 2) and not args.vae_only:
+        print("note: diversity needs 2 prompts or more and --n-per-prompt 2 or more; it is left out of this report")
+    if len(prompts) * args.n_per_prompt < 2:
+        print("note: the Frechet distance needs 2 clips or more; it is left out of this report")
     embedder = None if args.no_embedder else load_embedder(args.embedder)
     runtime = load_runtime(args)
     with progress_bar(len(prompts) * args.n_per_prompt, "evaluating", unit="gen") as bar:
@@ -99,17 +107,19 @@ def run(args: argparse.Namespace) -> int:
     report["prompt_set"] = str(args.prompts)
     report["extra_words"] = args.extra_words
     write_json(args.out, report)
+    report_chart(report, chart, f"{report['source']}: {report['prompt_set']}, {report['mode']}")
     a = report["adherence"]
     refs = " (frame-locked references)" if args.frame_locked else ""
     print(f"{runtime.description}{refs}: adherence {a['overall']:.3f} (chance {a['chance']:.3f}) "
           + " ".join(f"{k} {v:.2f}" for k, v in a["per_attribute"].items())
           + (f"  diversity {report['diversity']:.3f}" if report["diversity"] is not None else "")
-          + f"  FD {report['frechet_distance']:.2f}  {report['latency_s']['mean'] * 1e3:.0f} ms/gen")
+          + (f"  FD {report['frechet_distance']:.2f}" if report["frechet_distance"] is not None else "")
+          + f"  {report['latency_s']['mean'] * 1e3:.0f} ms/gen")
     if report["learned_embedding"]:
         e = report["learned_embedding"]
         print(f"learned embedding: CLAP score {e['clap_score']:.3f} (reference {e['reference_clap_score']:.3f})"
               + (f"  diversity {e['diversity']:.3f}" if e["diversity"] is not None else "")
-              + f"  FD {e['frechet_distance']:.3f}")
+              + (f"  FD {e['frechet_distance']:.3f}" if e["frechet_distance"] is not None else ""))
     if report["waveform_heard"]:
         print("waveform heard, by sound asked for:")
         for sound, heard in report["waveform_heard"].items():
@@ -120,5 +130,5 @@ def run(args: argparse.Namespace) -> int:
         print("band response (reconstruction / reference, median per waveform and register):")
         for line in format_band_response(report["band_response"]):
             print(f"  {line}")
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {chart}")
     return 0
