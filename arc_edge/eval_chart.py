@@ -13,18 +13,14 @@ import numpy as np
 
 from .data.procedural import WAVEFORMS
 from .data.signal_health import ARTEFACT_LIMIT_DB, DC_LIMIT, problems
-from .fileio import atomic_file
+from .plotting import pyplot, save_png
 
 DC_AXIS_FLOOR = 1e-5  # a clip with no measurable DC is drawn here on the log axis
 
 
 def report_chart(report: dict, path: Path, title: str) -> Path:
     """Write ``report``'s chart to ``path`` (PNG, atomically) and return the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     panels = [_accuracy, _health]
     if report.get("waveform_heard"):
         panels.insert(1, _waveform_heard)
@@ -35,10 +31,40 @@ def report_chart(report: dict, path: Path, title: str) -> Path:
         panel(report, ax)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
+
+
+def comparison_chart(reports: dict[str, dict], path: Path) -> Path:
+    """Write a chart of several reports side by side (PNG, atomically): accuracy per attribute, one bar
+    per report, and each report's share of healthy clips."""
+    plt = pyplot()
+    attrs = sorted({k for r in reports.values() for k in r["adherence"]["per_attribute"]})
+    names = ["overall", *attrs]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 1]})
+    width = 0.8 / len(reports)
+    x = np.arange(len(names))
+    for i, (label, r) in enumerate(reports.items()):
+        a = r["adherence"]
+        values = [a["overall"], *(a["per_attribute"].get(k, np.nan) for k in attrs)]
+        ax1.bar(x - 0.4 + width * (i + 0.5), values, width, label=label)
+    ax1.set_xticks(x, names, fontsize=8)
+    ax1.set_ylim(0, 1.3)
+    ax1.set_yticks(np.linspace(0, 1, 6))
+    ax1.set_ylabel("share of clips right")
+    ax1.legend(fontsize=7, loc="upper center", ncol=min(len(reports), 3))
+    ax1.set_title("attributes", fontsize=9)
+    labels = list(reports)
+    healthy = [(r.get("signal_health") or {}).get("healthy_share", np.nan) for r in reports.values()]
+    ax2.barh(labels, healthy, color="#31a354")
+    for y, share in enumerate(healthy):
+        ax2.text(0.02, y, f"{share:.2f}", va="center", fontsize=8, color="white")
+    ax2.set_xlim(0, 1)
+    ax2.invert_yaxis()
+    ax2.tick_params(axis="y", labelsize=7)
+    ax2.set_xlabel("healthy clips (share)")
+    ax2.set_title("signal health", fontsize=9)
+    fig.tight_layout()
+    return save_png(fig, path)
 
 
 def _accuracy(report: dict, ax) -> None:

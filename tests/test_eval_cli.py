@@ -187,6 +187,18 @@ def test_eval_writes_a_chart_with_a_panel_per_view_of_the_report(tiny_model_dir,
     no_waveform = report_chart({**report, "waveform_heard": {}}, tmp_path / "plain.png", "t")
     assert _png_size(no_waveform)[0] / gen_width == pytest.approx(2 / 3, rel=0.02)
     assert not list(tmp_path.glob(".*"))  # written atomically: no temporary file left
+    # --table draws reports side by side with --chart: a bar per report, refusals before any output
+    assert main(["eval", "--table", f"gen={gen}", f"vae={vae}", "--chart", str(tmp_path / "cmp.png")]) == 0
+    assert f"wrote {tmp_path / 'cmp.png'}" in capsys.readouterr().out
+    cmp_width, _ = _png_size(tmp_path / "cmp.png")
+    for argv, message in ((["--table", f"gen={gen}", "--chart", str(tmp_path / "cmp.png")], "already exists"),
+                          (["--table", f"a={gen}", f"a={vae}"], "label 'a' is given twice"),
+                          (["--chart", str(tmp_path / "c2.png"), "--out", str(tmp_path / "x.json")],
+                           "--chart draws --table's reports")):
+        assert main(["eval", *argv]) == 2
+        captured = capsys.readouterr()
+        assert message in captured.err and "|" not in captured.out
+    assert _png_size(tmp_path / "cmp.png")[0] == cmp_width and not (tmp_path / "c2.png").exists()
     # --force replaces both
     assert main(["eval", "--model", str(tiny_model_dir), "--limit", "1", "--n-per-prompt", "1", "--steps", "1",
                  "--no-embedder", "--out", str(gen)]) == 2

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..fileio import atomic_file
+from ..plotting import pyplot, save_png
 
 STAGE_COLOURS = {"conditioners_ms": "#6baed6", "dit_total_ms": "#fd8d3c", "decoder_ms": "#74c476"}
 
 
 def stage_chart(summaries: dict[str, dict], path: Path, title: str) -> Path:
     """``summaries``: row label -> a summary with median per stage (``*_ms``) and ``peak_rss_mb``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     labels = list(summaries)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 1.2 + 0.5 * len(labels)),
                                    gridspec_kw={"width_ratios": [3, 1]})
@@ -35,7 +31,4 @@ def stage_chart(summaries: dict[str, dict], path: Path, title: str) -> Path:
     ax2.set_yticks([])
     ax2.invert_yaxis()
     fig.tight_layout()
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path)

@@ -48,23 +48,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_threads_arg(p)
     p.add_argument("--table", nargs="+", metavar="LABEL=REPORT.json", default=None,
                    help="instead of evaluating: print a markdown table of earlier reports")
+    p.add_argument("--chart", type=Path, default=None, metavar="PNG",
+                   help="with --table: also draw the reports side by side into this PNG")
     p.add_argument("--out", type=Path, default=None,
                    help="report JSON (required unless --table); its chart goes next to it (.png)")
     p.add_argument("--force", action="store_true", help="overwrite --out and its chart")
     p.set_defaults(run=run)
 
 
-def print_table(items: list[str]) -> int:
+def print_table(items: list[str], chart: Path | None, force: bool) -> int:
     from ..errors import InputError
+    from ..eval_chart import comparison_chart
     from ..evaluation import load_report, results_table
+    from ..fileio import check_writable_target
 
+    if chart is not None:
+        check_writable_target(chart, force)
     reports = {}
     for item in items:
         label, sep, path = item.rpartition("=")
         if not sep or not label:
             raise InputError(f"--table {item!r}: give LABEL=REPORT.json")
+        if label in reports:
+            raise InputError(f"--table label {label!r} is given twice; give each report its own label")
         reports[label] = load_report(Path(path))
     print(results_table(reports))
+    if chart is not None:
+        print(f"wrote {comparison_chart(reports, chart)}")
     return 0
 
 
@@ -76,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     from ..fileio import check_writable_target, write_json
 
     if args.table:
-        return print_table(args.table)
+        return print_table(args.table, args.chart, args.force)
+    if args.chart is not None:
+        raise InputError("--chart draws --table's reports; an evaluation's own chart goes next to its --out")
     if args.out is None:
         raise InputError("give --out REPORT.json (or --table LABEL=REPORT.json ... to tabulate reports)")
     chart = args.out.with_suffix(".png")
