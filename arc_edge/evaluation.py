@@ -92,7 +92,11 @@ def load_prompts(source: str | Path | None = None, limit: int | None = None) -> 
     prompts = [_prompt_row(line, f"{path} line {n}") for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not prompts:
         raise InputError(f"{path} holds no prompts; write one JSON object per line with at least a 'prompt'")
-    return prompts[:limit] if limit else prompts
+    prompts = prompts[:limit] if limit else prompts
+    if not any(score(p.attributes, p.attributes) for p in prompts):  # adherence would be the mean of nothing
+        raise InputError(f"{path}: no prompt{' of the first ' + str(limit) if limit else ''} names an attribute to "
+                         f"score; give some prompts attributes ({', '.join(ATTRIBUTES)})")
+    return prompts
 
 
 def with_extra_words(prompts: list[EvalPrompt], count: int, seed: int) -> list[EvalPrompt]:

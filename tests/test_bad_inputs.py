@@ -143,6 +143,9 @@ def w(tmp_path_factory, tiny_model_dir, et_int8_bundle):
     (d / "bad_value.jsonl").write_text('{"prompt": "a sine", "attributes": {"pan": "up"}}\n')
     (d / "nan_freq.jsonl").write_text('{"prompt": "a sine", "frequency": NaN}\n')
     (d / "empty.jsonl").write_text("\n\n")
+    # nothing to score in the first prompt (--limit 1); the second has an attribute
+    (d / "unscored.jsonl").write_text('{"prompt": "a sine", "attributes": {}}\n'
+                                      '{"prompt": "a saw", "attributes": {"waveform": "saw"}}\n')
     (d / "data_missing.jsonl").write_text('{"path": "ok.wav"}\n')
     (d / "data_bad.jsonl").write_text('{"path": "ok.wav", "caption": "x", "seconds": -3}\n')
     (d / "data_header.csv").write_text("file,text\nok.wav,x\n")
@@ -379,6 +382,8 @@ CASES = [
      "one of left, center, right"),
     ("eval nan frequency", lambda w, o: ["eval", "--prompts", str(w.dir / "nan_freq.jsonl"), "--out", str(o / "r.json")],
      "frequency"),
+    ("eval nothing to score", lambda w, o: ["eval", "--prompts", str(w.dir / "unscored.jsonl"), "--limit", "1",
+                                             "--out", str(o / "r.json")], "no prompt of the first 1 names an attribute"),
     ("eval empty prompts", lambda w, o: ["eval", "--prompts", str(w.dir / "empty.jsonl"), "--out", str(o / "r.json")],
      "holds no prompts"),
     ("eval limit zero", lambda w, o: ["eval", "--limit", "0", "--out", str(o / "r.json")], "must be at least 1"),

@@ -207,6 +207,22 @@ def test_eval_writes_a_chart_with_a_panel_per_view_of_the_report(tiny_model_dir,
     assert json.loads(gen.read_text())["generations"] == 1
 
 
+def test_prompt_files_need_something_to_score(tmp_path):
+    """Prompts may leave attributes out, but a selection with none to score would average nothing (a
+    report of NaNs after every generation): refused up front."""
+    from arc_edge.errors import InputError
+    from arc_edge.evaluation import load_prompts
+
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"prompt": "a sine", "attributes": {}}\n{"prompt": "a saw", "attributes": {"pan": "left"}}\n')
+    assert [p.prompt for p in load_prompts(f)] == ["a sine", "a saw"]
+    with pytest.raises(InputError, match="no prompt of the first 1 names an attribute to score"):
+        load_prompts(f, limit=1)
+    f.write_text('{"prompt": "a sine"}\n')
+    with pytest.raises(InputError, match="no prompt names an attribute"):
+        load_prompts(f)
+
+
 def test_waveform_heard_counts_each_clip_under_the_sound_its_prompt_asked_for():
     from arc_edge.evaluation import EvalPrompt, waveform_heard
 
