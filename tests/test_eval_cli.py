@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from arc_edge.cli import main
@@ -252,3 +253,35 @@ def test_shuffled_baseline_exposes_a_biased_model():
     # scored against the prompt two further on: saw-saw, saw-sine, saw-saw, sine-saw
     assert shuffled_baseline(prompts, [0, 1, 2, 3], follows) == pytest.approx(0.5)
     assert shuffled_baseline(prompts[:1], [0], follows[:1]) is None
+
+
+def test_charts_draw_what_the_reports_say(monkeypatch, tmp_path):
+    """The health panel splits clips by the health limits; the comparison has a bar per report and attribute."""
+    import arc_edge.eval_chart as chart
+
+    figures = []
+    monkeypatch.setattr(chart, "save_png", lambda fig, path: figures.append(fig) or path)
+    healthy = {"dc": [0.001, -0.002], "peak": 0.5, "clipped_share": 0.0, "silent": False,
+               "artefact_tone_db": -60.0, "end_level": 0.1}
+    clips = [healthy, {**healthy, "dc": [0.02, 0.0]}, {**healthy, "artefact_tone_db": -30.0}, healthy]
+    report = {"adherence": {"overall": 0.5, "per_attribute": {"pan": 0.5, "waveform": 0.25}, "chance": 0.3,
+                            "shuffled_prompt_baseline": 0.28, "per_attribute_when_asked": {"pan": 0.6}},
+              "clip_health": clips, "waveform_heard": {"saw high": {"sine": 2, "square": 0, "saw": 1, "noise": 0}},
+              "band_response": None}
+    chart.report_chart(report, tmp_path / "r.png", "t")
+    accuracy, heard, health = figures[-1].axes
+    assert [round(b.get_height(), 2) for b in accuracy.patches[:3]] == [0.5, 0.5, 0.25]
+    assert [line.get_ydata()[0] for line in accuracy.lines] == [0.3, 0.28]  # chance, shuffled
+    assert heard.images[0].get_array()[0].tolist() == pytest.approx([2 / 3, 0, 1 / 3, 0])
+    good, bad = health.collections
+    assert len(good.get_offsets()) == 2 and len(bad.get_offsets()) == 2
+    assert sorted(bad.get_offsets()[:, 1].tolist()) == [-60.0, -30.0]  # the DC clip and the tone clip
+    other = {**report, "adherence": {**report["adherence"], "per_attribute": {"pan": 1.0, "fade": 0.5}},
+             "signal_health": {"healthy_share": 0.75}}
+    chart.comparison_chart({"a": report, "b": other}, tmp_path / "c.png")
+    bars, shares = figures[-1].axes
+    assert len(bars.patches) == 2 * 4  # overall, fade, pan, waveform for each report
+    nan = float("nan")  # an attribute a report did not score draws no bar
+    np.testing.assert_allclose([b.get_height() for b in bars.patches],
+                               [0.5, nan, 0.5, 0.25, 0.5, 0.5, 1.0, nan])
+    assert [round(p.get_width(), 2) for p in shares.patches][1] == 0.75
