@@ -47,12 +47,7 @@ def comparison_chart(reports: dict[str, dict], path: Path) -> Path:
         a = r["adherence"]
         values = [a["overall"], *(a["per_attribute"].get(k, np.nan) for k in attrs)]
         ax1.bar(x - 0.4 + width * (i + 0.5), values, width, label=label)
-    ax1.set_xticks(x, names, fontsize=8)
-    ax1.set_ylim(0, 1.3)
-    ax1.set_yticks(np.linspace(0, 1, 6))
-    ax1.set_ylabel("share of clips right")
-    ax1.legend(fontsize=7, loc="upper center", ncol=min(len(reports), 3))
-    ax1.set_title("attributes", fontsize=9)
+    _share_axis(ax1, names, "attributes", columns=min(len(reports), 3))
     labels = list(reports)
     healthy = [(r.get("signal_health") or {}).get("healthy_share", np.nan) for r in reports.values()]
     ax2.barh(labels, healthy, color="#31a354")
@@ -80,12 +75,17 @@ def _accuracy(report: dict, ax) -> None:
                                 (a.get("shuffled_prompt_baseline"), ":", "prompt-shuffled")):
         if value is not None:
             ax.axhline(value, color="#636363", linestyle=style, linewidth=1, label=f"{label} {value:.2f}")
-    ax.set_xticks(x, names, rotation=30, fontsize=8)
-    ax.set_ylim(0, 1.3)  # room above the bars for the legend
+    _share_axis(ax, names, f"attributes (adherence {a['overall']:.3f})", columns=2)
+
+
+def _share_axis(ax, names: list[str], title: str, columns: int) -> None:
+    """An axis of accuracies: one tick per attribute, 0-1 with room above the bars for the legend."""
+    ax.set_xticks(np.arange(len(names)), names, rotation=30, fontsize=8)
+    ax.set_ylim(0, 1.3)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("share of clips right")
-    ax.set_title(f"attributes (adherence {a['overall']:.3f})", fontsize=9)
-    ax.legend(fontsize=7, loc="upper center", ncol=2)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", ncol=columns)
 
 
 def _waveform_heard(report: dict, ax) -> None:

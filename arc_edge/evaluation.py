@@ -15,7 +15,7 @@ import json
 import math
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import combinations
@@ -133,12 +133,13 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float | None:
 def diversity(embeddings: np.ndarray, groups: list[int]) -> float | None:
     """Mean within-prompt pairwise distance / mean between-prompt distance (0 = identical outputs); None
     without two prompts and two clips of one prompt."""
+    sizes = Counter(groups)
+    if len(sizes) < 2 or max(sizes.values()) < 2:  # decided before the O(n^2) pairs are walked
+        return None
     within, between = [], []
     for i, j in combinations(range(len(groups)), 2):
         d = float(np.linalg.norm(embeddings[i] - embeddings[j]))
         (within if groups[i] == groups[j] else between).append(d)
-    if not within or not between:
-        return None
     return float(np.mean(within) / max(np.mean(between), 1e-12))
 
 
