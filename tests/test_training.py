@@ -20,7 +20,7 @@ from arc_edge.errors import ConfigError
 from arc_edge.training import losses
 from arc_edge.training.alignment import TextLatentAlignment
 from arc_edge.training.audio_discriminator import MultiResolutionDiscriminator
-from arc_edge.training.batches import crop_start, draw_batch, step_generator, tokenize_batch
+from arc_edge.training.batches import crop_start, draw_batch, drop_words, step_generator, tokenize_batch
 from arc_edge.training.discriminator import ARCDiscriminator
 from arc_edge.training.distributed import DistEnv
 from arc_edge.training.latent_cache import encode_dataset
@@ -807,6 +807,55 @@ def test_batches_are_a_function_of_step_and_rank(latent_cache):
     assert a == draw_batch(data, 4, step_generator(0, 5, 0))["caption"]
     assert a != draw_batch(data, 4, step_generator(0, 5, 1))["caption"]  # another rank
     assert a != draw_batch(data, 4, step_generator(0, 6, 0))["caption"]  # another step
+
+
+
+def _is_subsequence(short: list[str], long: list[str]) -> bool:
+    rest = iter(long)
+    return all(word in rest for word in short)
+
+
+def test_word_dropout_leaves_out_the_asked_share_of_words_but_never_a_negation_or_what_it_negates():
+    text = "a low sine wave, steady, no pulsing, dying away on the left, not a saw"
+    words = text.split(" ")
+    negated = {"no", "pulsing,", "dying", "not", "a", "saw"}  # each negation and its next two words
+    gen = torch.Generator().manual_seed(0)
+    dropped = free = 0
+    for _ in range(400):
+        kept = drop_words(text, 0.3, gen).split(" ")
+        assert _is_subsequence(kept, words)  # words only left out, in their order
+        assert kept[-3:] == ["not", "a", "saw"] and "no" in kept and "pulsing," in kept and "dying" in kept
+        droppable = [w for w in words if w not in negated]
+        free += len(droppable)
+        dropped += len(words) - len(kept)
+    assert 0.25 < dropped / free < 0.35
+    assert drop_words("Sine", 0.9999, torch.Generator().manual_seed(1)) == "Sine"  # a caption never empties
+    assert drop_words(text, 0.0, gen) == text
+
+
+def test_word_dropout_in_a_batch_shortens_the_captions_it_would_draw_and_draws_nothing_at_zero(latent_cache):
+    data = LatentDataset(latent_cache)
+    whole = draw_batch(data, 16, step_generator(0, 5, 0))
+    assert draw_batch(data, 16, step_generator(0, 5, 0), word_dropout=0.0)["caption"] == whole["caption"]
+    thinned = draw_batch(data, 16, step_generator(0, 5, 0), word_dropout=0.4)
+    assert all(_is_subsequence(t.split(" "), w.split(" ")) for t, w in zip(thinned["caption"], whole["caption"], strict=True))
+    assert sum(len(t) for t in thinned["caption"]) < sum(len(w) for w in whole["caption"])
+    assert torch.equal(thinned["latent"], whole["latent"])  # the same examples: only their captions lose words
+
+
+def test_rf_stage_trains_on_captions_with_words_left_out(tiny_cfg, latent_cache, tmp_path, monkeypatch):
+    import arc_edge.training.stages as stages
+    seen = []
+    real = stages.tokenize_batch
+    monkeypatch.setattr(stages, "tokenize_batch", lambda tok, captions: (seen.append(captions), real(tok, captions))[1])
+    data = LatentDataset(latent_cache)
+    opts = RFOptions(batch_size=6, lr=1e-3, word_dropout=0.4, new_text_encoder=False)
+    stage = RFStage(_fresh(tiny_cfg), opts, CPU, data, tmp_path, fresh=True)
+    stage.step(step_generator(0, 0, 0), 0)
+    assert seen[-1] == draw_batch(data, 6, step_generator(0, 0, 0), word_dropout=0.4)["caption"]
+    assert seen[-1] != draw_batch(data, 6, step_generator(0, 0, 0))["caption"]
+    with pytest.raises(ConfigError, match="word_dropout"):
+        load_recipe(None, "rf", {"word_dropout": 0.8})
 
 
 # --- CLI runs: torchrun/DDP and resume -------------------------------------------------------

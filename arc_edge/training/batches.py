@@ -12,12 +12,37 @@ def step_generator(seed: int, step: int, rank: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + step) * 8191 + rank)
 
 
-def draw_batch(dataset: Dataset, batch_size: int, gen: torch.Generator) -> dict:
+# Words that turn a phrase's meaning around ("no pulsing", "not a saw"): never dropped, or a negated
+# attribute would be taught as the attribute itself.
+_KEPT_WORDS = frozenset({"no", "not", "without", "non", "never"})
+_NEGATED_SPAN = 2  # "no pulsing", "not a saw": a negation with the next words dropped would negate another phrase
+
+
+def drop_words(text: str, probability: float, gen: torch.Generator) -> str:
+    """``text`` with each word left out with ``probability`` (negations and the two words after them kept;
+    at least one word stays).
+    A caption whose phrase is always whole ("dying away") teaches the phrase, not its words: the text
+    encoder never learns what "away" says on its own, and a phrase it never saw ("fading away") reads
+    as a guess. With words missing at random, each word must carry its own evidence."""
+    words = text.split(" ")
+    drop = (torch.rand(len(words), generator=gen) < probability).tolist()
+    for i, word in enumerate(words):
+        if word.strip(",;.!-:").lower() in _KEPT_WORDS:  # a negation keeps its word and what it negates
+            drop[i:i + 1 + _NEGATED_SPAN] = [False] * len(drop[i:i + 1 + _NEGATED_SPAN])
+    kept = [w for w, d in zip(words, drop, strict=True) if not d]
+    return " ".join(kept) if any(w.strip(",;.!-:") for w in kept) else text
+
+
+def draw_batch(dataset: Dataset, batch_size: int, gen: torch.Generator, word_dropout: float = 0.0) -> dict:
+    """``batch_size`` examples drawn from ``gen``; with ``word_dropout`` > 0 their captions lose words at
+    random (``drop_words``). At 0 nothing more is drawn, so runs from before the option draw as they did."""
     idx = torch.randint(len(dataset), (batch_size,), generator=gen).tolist()
     items = [dataset[i] for i in idx]
     # an example with several captions of its sound gets one of them, drawn from the same generator
     captions = [it["caption"] if len(it.get("captions", ())) < 2
                 else it["captions"][int(torch.randint(len(it["captions"]), (1,), generator=gen))] for it in items]
+    if word_dropout > 0:
+        captions = [drop_words(c, word_dropout, gen) for c in captions]
     out: dict = {"caption": captions,
                  "seconds": torch.tensor([float(it["seconds"]) for it in items])}
     for key in ("audio", "latent"):

@@ -150,6 +150,10 @@ class RFOptions(CaptionOptions):
     # InfoNCE between each caption's text-encoder output and its clip's latents (see alignment.py):
     # the RF loss alone leaves pitch and fade direction weakly encoded in the text
     alignment_weight: float = opt(0.0, low=0.0)
+    # each word of a drawn caption is left out with this probability (batches.drop_words; negations stay):
+    # without it the encoder learns whole phrases, and a phrase built of known words in a new order
+    # ("fading away" beside the captions' "dying away" and "fading out") reads as a guess
+    word_dropout: float = opt(0.0, low=0.0, high=0.5)
 
 
 @dataclass

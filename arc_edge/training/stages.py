@@ -310,7 +310,7 @@ class RFStage:
         self.pipeline.tokenizer = tokenizer
 
     def step(self, gen: torch.Generator, index: int) -> dict[str, float]:
-        batch = draw_batch(self.data, self.opts.batch_size, gen)
+        batch = draw_batch(self.data, self.opts.batch_size, gen, self.opts.word_dropout)
         dev = self.env.device
         x0 = _latents(batch, self.pipeline, gen, dev)
         ids, mask = tokenize_batch(self.pipeline.tokenizer, batch["caption"])
