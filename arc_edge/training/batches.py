@@ -25,12 +25,11 @@ def drop_words(text: str, probability: float, gen: torch.Generator) -> str:
     encoder never learns what "away" says on its own, and a phrase it never saw ("fading away") reads
     as a guess. With words missing at random, each word must carry its own evidence."""
     words = text.split(" ")
+    bare = [w.strip(",;.!-:").lower() for w in words]
     drop = (torch.rand(len(words), generator=gen) < probability).tolist()
-    for i, word in enumerate(words):
-        if word.strip(",;.!-:").lower() in _KEPT_WORDS:  # a negation keeps its word and what it negates
-            drop[i:i + 1 + _NEGATED_SPAN] = [False] * len(drop[i:i + 1 + _NEGATED_SPAN])
-    kept = [w for w, d in zip(words, drop, strict=True) if not d]
-    return " ".join(kept) if any(w.strip(",;.!-:") for w in kept) else text
+    negated = {j for i, b in enumerate(bare) if b in _KEPT_WORDS for j in range(i, i + 1 + _NEGATED_SPAN)}
+    kept = [i for i, d in enumerate(drop) if not d or i in negated]
+    return " ".join(words[i] for i in kept) if any(bare[i] for i in kept) else text
 
 
 def draw_batch(dataset: Dataset, batch_size: int, gen: torch.Generator, word_dropout: float = 0.0) -> dict:
