@@ -14,6 +14,7 @@ every runner reads it from there rather than planning again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -70,6 +71,16 @@ def whole_clip(length: int) -> DecodePlan:
 
 
 END_FADE_SECONDS = 0.01  # a clip cut short of the model's length fades out over its last 10 ms
+MIN_SECONDS = END_FADE_SECONDS  # a shorter clip would be all fade (and under 0.5 / sample rate, empty)
+
+
+def check_duration(seconds: float, max_seconds: float | None = None) -> None:
+    """A one-line error about ``--seconds`` unless ``MIN_SECONDS <= seconds <= max_seconds``
+    (``max_seconds``: the model's length, where it is known)."""
+    top = f"{max_seconds:.2f} s" if max_seconds is not None else "the model's length"
+    if not math.isfinite(seconds) or seconds < MIN_SECONDS or (max_seconds is not None and seconds > max_seconds + 1e-9):
+        raise InputError(f"--seconds {seconds:g} is out of range; give a duration from {MIN_SECONDS:g} s "
+                         f"(the end fade) to {top}")
 
 
 def end_fade_samples(sample_rate: int) -> int:

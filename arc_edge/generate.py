@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .config import ModelConfig
-from .decoding import DecodePlan, decode_in_windows, end_fade_samples
+from .decoding import DecodePlan, check_duration, decode_in_windows, end_fade_samples
 from .errors import InputError
 from .sampling import SAMPLERS, NoiseDraws, draw_noise, with_cfg
 from .tokenizer import PromptTokenizer
@@ -82,9 +82,7 @@ def _finite(name: str, value: float) -> None:
 def validate_options(req: GenerationRequest, init_audio_given: bool | None = None) -> None:
     """The checks that need no model, so bad arguments fail before anything heavy is loaded
     (``init_audio_given``: whether init audio will come, when it is not loaded yet)."""
-    _finite("--seconds", req.seconds)
-    if req.seconds <= 0:
-        raise InputError(f"--seconds {req.seconds:g} is out of range; give a duration above 0")
+    check_duration(req.seconds)
     if not 0 <= req.seed < 2**63:
         raise InputError(f"--seed {req.seed} is out of range; use 0 .. 2^63-1")
     if req.steps < 1 or req.steps > MAX_STEPS:
@@ -106,9 +104,7 @@ def validate_options(req: GenerationRequest, init_audio_given: bool | None = Non
 
 def validate_request(cfg: ModelConfig, req: GenerationRequest) -> None:
     validate_options(req)
-    if req.seconds > cfg.max_seconds + 1e-9:
-        raise InputError(f"--seconds {req.seconds:g} is out of range; this model makes up to "
-                         f"{cfg.max_seconds:.2f} s (choose 0 < seconds <= {cfg.max_seconds:.2f})")
+    check_duration(req.seconds, cfg.max_seconds)
 
 
 def tokenize(tokenizer: PromptTokenizer, prompt: str) -> tuple[torch.Tensor, torch.Tensor, bool]:

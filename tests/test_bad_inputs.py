@@ -125,6 +125,7 @@ def w(tmp_path_factory, tiny_model_dir, et_int8_bundle):
     ns.tampered = bundle("tampered", files=tamper)
     ns.old_version = bundle("old_version", lambda m: m.update(format_version=1))
     ns.types_bundle = bundle("types", lambda m: m.update(sample_rate="44100"))
+    ns.tiny_default = bundle("tiny_default", lambda m: m.update(default_seconds=0.001))
     ns.schedule_bundle = bundle("schedule", lambda m: m["sampler"]["schedules"].update({"8": [0.5] * 3}))
     ns.no_manifest = bundle("no_manifest", files=lambda p: (p / "manifest.json").unlink())
     ns.bad_windows = bundle("bad_windows", lambda m: m["graphs"]["decoder"]["decode"].update(windows=[[0, 0, 3]]))
@@ -193,6 +194,8 @@ CASES = [
     ("seconds inf", GM("--seconds", "inf"), "finite number"),
     ("seconds zero", GM("--seconds", "0"), "out of range"),
     ("seconds negative", GM("--seconds", "-1"), "out of range"),
+    ("seconds under the end fade", GM("--seconds", "0.001"), "out of range"),
+    ("seconds under one sample", GM("--seconds", "0.00001"), "out of range"),
     ("seconds too long", GM("--seconds", "99"), "out of range"),
     ("steps zero", GM("--steps", "0"), "out of range"),
     ("steps negative", GM("--steps", "-3"), "out of range"),
@@ -280,6 +283,8 @@ CASES = [
      "format version 1"),
     ("bundle wrong type", lambda w, o: ["generate", "a", "--bundle", str(w.types_bundle), "--out", str(o / "x.wav")],
      "sample_rate"),
+    ("bundle default too short", lambda w, o: ["generate", "a", "--bundle", str(w.tiny_default), "--out",
+                                               str(o / "x.wav")], "default_seconds"),
     ("bundle schedule", lambda w, o: ["generate", "a", "--bundle", str(w.schedule_bundle), "--out", str(o / "x.wav")],
      "schedules.8"),
     ("bundle windows", lambda w, o: ["generate", "a", "--bundle", str(w.bad_windows), "--out", str(o / "x.wav")],
@@ -304,6 +309,8 @@ CASES = [
      "finite number"),
     ("export seconds zero", lambda w, o: ["export", "--model", str(w.model), "--seconds", "0", "--out", str(o / "b")],
      "out of range"),
+    ("export seconds tiny", lambda w, o: ["export", "--model", str(w.model), "--seconds", "0.005", "--out",
+                                          str(o / "b")], "out of range"),
     ("export steps too many", lambda w, o: ["export", "--model", str(w.model), "--steps", "33", "--out", str(o / "b")],
      "out of range for a bundle"),
     ("export window zero", lambda w, o: ["export", "--model", str(w.model), "--decode-window", "0", "--out", str(o / "b")],
@@ -340,7 +347,9 @@ CASES = [
     ("bench timeout nan", lambda w, o: ["bench", "--bundle", str(w.bundle), "--timeout", "nan", "--out",
                                         str(o / "r.json")], "finite number"),
     ("bench seconds too long", lambda w, o: ["bench", "--bundle", str(w.bundle), "--seconds", "99", "--out",
-                                             str(o / "r.json")], "out of range for this bundle"),
+                                             str(o / "r.json")], "out of range"),
+    ("bench seconds tiny", lambda w, o: ["bench", "--bundle", str(w.bundle), "--seconds", "0.00001", "--out",
+                                         str(o / "r.json")], "out of range"),
     ("bench steps not in bundle", lambda w, o: ["bench", "--bundle", str(w.bundle), "--steps", "50", "--out",
                                                 str(o / "r.json")], "out of range for this bundle"),
     ("bench wav not a wav name", lambda w, o: ["bench", "--bundle", str(w.bundle), "--wav", str(o / "r.flac"), "--out",

@@ -216,9 +216,10 @@ def test_runner_rejects_bad_input(host_runner, et_int8_bundle, tmp_path):
     res = subprocess.run([exe, "--bundle", str(b), "--prompt-file", str(tmp_path / "p.txt")], capture_output=True,
                          text=True, cwd=tmp_path)
     assert res.returncode == 3 and "format version 7 is not supported" in res.stderr
-    res = subprocess.run([exe, "--bundle", str(et_int8_bundle), "--prompt-file", "p.txt", "--seconds", "99"],
-                         capture_output=True, text=True, cwd=tmp_path)
-    assert res.returncode == 2 and "out of range" in res.stderr
+    for seconds in ("99", "0.005"):  # past the model's length; shorter than the 10 ms end fade
+        res = subprocess.run([exe, "--bundle", str(et_int8_bundle), "--prompt-file", "p.txt", "--seconds", seconds],
+                             capture_output=True, text=True, cwd=tmp_path)
+        assert res.returncode == 2 and "out of range" in res.stderr and not (tmp_path / "out.wav").exists()
     for flag, value, message in (("--xnn-workspace", "shared", "--xnn-workspace is default, off, per-model or global"),
                                  ("--xnn-weight-cache", "yes", "--xnn-weight-cache is default, on or off"),
                                  ("--threads", "0", "--threads must be in 1..1024")):

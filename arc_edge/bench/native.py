@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..decoding import check_duration
 from ..errors import InputError
 from ..export.manifest import MANIFEST, read_manifest
 from .devices import DeviceError, RunResult
@@ -68,8 +69,8 @@ def _deploy(bundle: Path, device, opts: DeviceBenchOptions, log: Callable[[str],
     if manifest.backend != "executorch":
         raise DeviceError(f"{bundle} is an {manifest.backend} bundle; the native runner runs executorch bundles")
     max_seconds = manifest.raw["model_config"]["sample_size"] / manifest.sample_rate
-    if opts.seconds is not None and not 0 < opts.seconds <= max_seconds + 1e-9:
-        raise InputError(f"--seconds {opts.seconds:g} is out of range for this bundle (0, {max_seconds:.2f}]")
+    if opts.seconds is not None:
+        check_duration(opts.seconds, max_seconds)
     if opts.steps is not None and opts.steps not in manifest.schedules:
         raise InputError(f"--steps {opts.steps} is out of range for this bundle; it carries schedules for "
                          f"{min(manifest.schedules)}..{max(manifest.schedules)} steps")

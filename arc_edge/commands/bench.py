@@ -99,6 +99,7 @@ def run_device(args: argparse.Namespace) -> int:
     from ..bench.devices import open_device
     from ..bench.native import DeviceBenchOptions, bench_native, bench_selftest
     from ..bench.report import check_outputs, load_previous, table, write_outputs
+    from ..decoding import check_duration
     from ..errors import InputError
 
     check_outputs(args.out, args.force)
@@ -106,8 +107,8 @@ def run_device(args: argparse.Namespace) -> int:
         check_wav_target(args.wav, args.force, "--wav")
     if args.timeout <= 0:
         raise InputError(f"--timeout {args.timeout:g} must be above 0 seconds")
-    if args.seconds is not None and args.seconds <= 0:
-        raise InputError(f"--seconds {args.seconds:g} is out of range; give a duration above 0")
+    if args.seconds is not None:
+        check_duration(args.seconds)
     if not args.prompt.strip():
         raise InputError("--prompt is empty; describe the sound to generate")
     previous = load_previous(args.compare) if args.compare else None
@@ -161,6 +162,7 @@ def run_backends(args: argparse.Namespace) -> int:
     from ..bench.charts import stage_chart
     from ..bench.sysinfo import machine
     from ..bench.targets import check_targets, targets_table
+    from ..decoding import check_duration
     from ..errors import InputError
     from ..fileio import check_writable_target, write_json
 
@@ -169,8 +171,8 @@ def run_backends(args: argparse.Namespace) -> int:
         check_writable_target(path, args.force)
     if args.model is not None and args.config is not None:
         raise InputError("give --model or --config, not both")
-    if args.seconds is not None and args.seconds <= 0:
-        raise InputError(f"--seconds {args.seconds:g} is out of range; give a duration above 0")
+    if args.seconds is not None:
+        check_duration(args.seconds)
     if not args.prompt.strip():
         raise InputError("--prompt is empty; describe the sound to generate")
     if args.reuse_exports and args.work is None:

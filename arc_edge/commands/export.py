@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     import resource
 
     from ..checkpoint import load_model
+    from ..decoding import check_duration
     from ..errors import InputError
     from ..export.exporter import ExportOptions, export_bundle
     from ..export.manifest import manifest_digest
@@ -50,12 +51,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give --quant or --qlinear, not both")
     recipe = load_export_recipe(QLINEAR_NAMES.get(args.qlinear, args.quant or "int8"))
     check_writable_dir_target(args.out, args.force, "bundle")
-    if args.seconds is not None and args.seconds <= 0:
-        raise InputError(f"--seconds {args.seconds:g} is out of range; give a duration above 0")
+    if args.seconds is not None:
+        check_duration(args.seconds)
     set_threads(args.threads)
     pipeline, source = load_model(args.model, args.t5)
-    if args.seconds is not None and args.seconds > pipeline.cfg.max_seconds:
-        raise InputError(f"--seconds {args.seconds:g} is out of range (0, {pipeline.cfg.max_seconds:.2f}]")
+    if args.seconds is not None:
+        check_duration(args.seconds, pipeline.cfg.max_seconds)
     print(f"model: {source.description}; recipe: {recipe.name} ({recipe.description}); format: {args.format}")
     t0 = time.perf_counter()
     opts = ExportOptions(recipe, args.format, args.seconds, args.with_encoder, args.steps, args.decode_window,

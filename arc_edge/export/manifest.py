@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..decoding import DecodePlan, DecodeWindow
+from ..decoding import MIN_SECONDS, DecodePlan, DecodeWindow
 from ..errors import ArcEdgeError
 from ..fileio import sha256_file
 from ..schema import Fields, int_item, number_item, read_text
@@ -215,7 +215,7 @@ def parse_manifest(raw: Any, bundle_dir: Path, digest: str) -> Manifest:
         dir=Path(bundle_dir), raw=raw, digest=digest, backend=top.string("backend", choices=BACKENDS),
         recipe=top.obj("recipe").string("name"), sample_rate=sample_rate,
         audio_channels=top.integer("audio_channels", low=1, high=64), latent_shape=latent,  # type: ignore[arg-type]
-        default_seconds=top.number("default_seconds", low=0.0, low_open=True),
+        default_seconds=top.number("default_seconds", low=MIN_SECONDS),
         tokenizer_file=listed(tok.raw("file"), "tokenizer.file"), max_length=tok.integer("max_length", low=2, high=4096),
         pad_id=tok.integer("pad_id", low=0), eos_id=tok.integer("eos_id", low=0), default_steps=steps,
         schedules=schedules, graphs=graphs, decode=decode, files=files,

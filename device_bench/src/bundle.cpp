@@ -189,7 +189,7 @@ Manifest load_manifest(const std::string& bundle_dir, Verify verify, const std::
     m.default_seconds = j.at("default_seconds").get<double>();
     if (m.sample_rate < 1000 || m.audio_channels < 1 || m.audio_channels > 64 || m.latent_shape.size() != 3 ||
         m.latent_shape[0] != 1 || m.latent_shape[1] < 1 || m.latent_shape[2] < 1 || m.sample_size < 1 ||
-        m.sample_size % m.latent_shape[2] != 0 || !std::isfinite(m.default_seconds) || m.default_seconds <= 0) {
+        m.sample_size % m.latent_shape[2] != 0 || !std::isfinite(m.default_seconds) || m.default_seconds < Manifest::kEndFadeSeconds) {
       bad(path, "sample_rate, audio_channels, latent_shape, sample_size or default_seconds is out of range");
     }
     const auto& tok = j.at("tokenizer");

@@ -63,6 +63,9 @@ struct Manifest {
   };
   std::map<std::string, SelfTestSpec> selftest_graphs;
 
+  // A clip cut short of the model's length fades out over its last 10 ms (arc_edge.decoding.END_FADE_SECONDS);
+  // no clip is shorter than that fade.
+  static constexpr double kEndFadeSeconds = 0.01;
   double max_seconds() const { return static_cast<double>(sample_size) / sample_rate; }
   int64_t latent_frames() const { return latent_shape.at(2); }
   int64_t hop() const { return sample_size / latent_frames(); }  // audio samples per latent frame

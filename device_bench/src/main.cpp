@@ -224,9 +224,10 @@ int main(int argc, char** argv) {
     configure_xnnpack(args);
     if (args.selftest) return selftest(args, manifest);
     const double seconds = args.seconds < 0 ? manifest.default_seconds : args.seconds;
-    if (!(seconds > 0 && seconds <= manifest.max_seconds() + 1e-9)) {
-      usage_error("--seconds " + std::to_string(seconds) + " is out of range (0, " +
-                  std::to_string(manifest.max_seconds()) + "]");
+    if (!(seconds >= arc::Manifest::kEndFadeSeconds && seconds <= manifest.max_seconds() + 1e-9)) {
+      usage_error("--seconds " + std::to_string(seconds) + " is out of range; give a duration from " +
+                  std::to_string(arc::Manifest::kEndFadeSeconds) + " s (the end fade) to " +
+                  std::to_string(manifest.max_seconds()) + " s");
     }
     const int steps = args.steps > 0 ? args.steps : manifest.default_steps;
     manifest.schedule(steps);  // fails now, with the range the bundle carries

@@ -260,9 +260,10 @@ std::vector<float> Pipeline::generate(const Tokens& tokens, const Request& req,
   const int64_t latent_dim = m_.latent_shape[1], window = m_.decode_window;
   std::vector<float> interleaved(static_cast<size_t>(keep_total * channels));
   std::vector<float> latent_window(static_cast<size_t>(latent_dim * window));
-  // A clip cut short of the model's length fades out over its last 10 ms (the reference cuts hard,
-  // which ends on a click); the same raised cosine as arc_edge.decoding.end_fade_gains.
-  const int64_t fade = keep_total < frames * hop ? std::min<int64_t>(std::llround(0.01 * m_.sample_rate), keep_total) : 0;
+  // A clip cut short of the model's length fades out (the reference cuts hard, which ends on a click);
+  // the same raised cosine as arc_edge.decoding.end_fade_gains.
+  const int64_t fade =
+      keep_total < frames * hop ? std::min<int64_t>(std::llround(Manifest::kEndFadeSeconds * m_.sample_rate), keep_total) : 0;
   const int64_t fade_start = keep_total - fade;
   bool first = true;
   for (const auto& w : m_.decode_windows) {

@@ -116,8 +116,9 @@ public class MainActivity extends ComponentActivity {
       if (!m.schedules.containsKey(nSteps)) {
         throw new IllegalArgumentException("steps must be between " + m.schedules.firstKey() + " and " + m.schedules.lastKey());
       }
-      if (!(secs > 0 && secs <= m.maxSeconds())) {
-        throw new IllegalArgumentException(String.format(Locale.ROOT, "seconds must be above 0 and at most %.1f", m.maxSeconds()));
+      if (!(secs >= Generator.END_FADE_SECONDS && secs <= m.maxSeconds())) {
+        throw new IllegalArgumentException(String.format(Locale.ROOT, "seconds must be from %.2f to %.1f",
+            Generator.END_FADE_SECONDS, m.maxSeconds()));
       }
       request = new Generator.Request(secs, nSteps, 1.0f);
     } catch (IllegalArgumentException ex) {  // NumberFormatException included

@@ -12,6 +12,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class Generator {
   public enum Stage { CONDITIONERS, DIT_STEP, DECODER, DONE }
 
+  /**
+   * A clip cut short of the model's length fades out over this many seconds
+   * (arc_edge.decoding.END_FADE_SECONDS); no clip is shorter.
+   */
+  public static final double END_FADE_SECONDS = 0.01;
+
   /** Progress callback: called before each stage (step counts from 0 for DIT_STEP). */
   public interface Listener {
     void onStage(Stage stage, int step, int steps);
@@ -64,9 +70,9 @@ public final class Generator {
    */
   public Result generate(PromptTokenizer.Tokens tokens, Request req, float[][] noises, Listener listener,
                          AudioSink sink, AtomicBoolean cancel) throws Exception {
-    if (!(req.seconds > 0 && req.seconds <= manifest.maxSeconds() + 1e-9)) {
+    if (!(req.seconds >= END_FADE_SECONDS && req.seconds <= manifest.maxSeconds() + 1e-9)) {
       throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
-          "duration %.2f s is out of range; this bundle makes up to %.2f s", req.seconds, manifest.maxSeconds()));
+          "duration %g s is out of range; give %.2f to %.2f s", req.seconds, END_FADE_SECONDS, manifest.maxSeconds()));
     }
     if (!(req.cfg >= 0 && Float.isFinite(req.cfg))) throw new IllegalArgumentException("the guidance scale must be 0 or more");
     float[] ts = manifest.schedule(req.steps);
@@ -110,9 +116,9 @@ public final class Generator {
     int channels = manifest.audioChannels, hop = manifest.hop(), frames = manifest.latentFrames();
     int dim = (int) manifest.latentShape[1], window = manifest.decodeWindow;
     int keepTotal = (int) Math.min((long) frames * hop, samples);
-    // A clip cut short of the model's length fades out over its last 10 ms (the reference cuts hard,
-    // which ends on a click); the same raised cosine as arc_edge.decoding.end_fade_gains.
-    int fade = keepTotal < frames * hop ? (int) Math.min(Math.round(0.01 * manifest.sampleRate), keepTotal) : 0;
+    // A clip cut short of the model's length fades out (the reference cuts hard, which ends on a
+    // click); the same raised cosine as arc_edge.decoding.end_fade_gains.
+    int fade = keepTotal < frames * hop ? (int) Math.min(Math.round(END_FADE_SECONDS * manifest.sampleRate), keepTotal) : 0;
     int fadeStart = keepTotal - fade;
     float[] out = new float[keepTotal * channels];
     float[] chunk = new float[dim * window];
