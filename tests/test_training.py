@@ -905,6 +905,42 @@ def _checkpoint(run):
     return torch.load(Path(run) / "checkpoint.pt", weights_only=True)
 
 
+def _with_vae_part_nudged(model_dir: Path, part: str, out: Path) -> Path:
+    from arc_edge.checkpoint import save_model_dir
+    pipeline = load_model_dir(model_dir)
+    with torch.no_grad():
+        for p in getattr(pipeline.pretransform.model, part).parameters():
+            p.add_(0.01)
+    save_model_dir(pipeline, out)
+    return out
+
+
+def _vae_part(model_dir: Path, part: str) -> dict:
+    return getattr(load_model_dir(model_dir).pretransform.model, part).state_dict()
+
+
+def test_vae_from_joins_a_dit_run_to_a_decoder_tuned_apart_but_never_to_another_encoder(tmp_path, init_model,
+                                                                                       latent_cache):
+    tuned = _with_vae_part_nudged(init_model, "decoder", tmp_path / "tuned")  # as a later 'train decoder' gives
+    run = tmp_path / "run"
+    r = _cli("train", "rf", "--init", init_model, "--vae-from", tuned, "--data", latent_cache, "--recipe",
+             _recipe(tmp_path, 1), "--out", run)
+    assert r.returncode == 0, r.stderr
+    got, want, before = _vae_part(run / "model", "decoder"), _vae_part(tuned, "decoder"), _vae_part(init_model, "decoder")
+    assert all(torch.equal(got[k], want[k]) for k in want) and not all(torch.equal(got[k], before[k]) for k in want)
+    dit, init_dit = (load_model_dir(d).model.state_dict() for d in (run / "model", init_model))
+    assert not all(torch.equal(dit[k], init_dit[k]) for k in dit)  # the DiT is the run's, trained from --init's
+
+    other = _with_vae_part_nudged(init_model, "encoder", tmp_path / "other")
+    r = _cli("train", "rf", "--init", init_model, "--vae-from", other, "--data", latent_cache, "--recipe",
+             _recipe(tmp_path, 1), "--out", tmp_path / "run2")
+    assert r.returncode == 2 and "another encoder" in r.stderr and not (tmp_path / "run2").exists()
+    r = _cli("train", "rf", "--vae-from", tuned, "--out", run, "--resume")
+    assert r.returncode == 2 and "a resumed run keeps the VAE" in r.stderr
+    r = _cli("train", "decoder", "--init", init_model, "--vae-from", tuned, "--out", tmp_path / "run3")
+    assert r.returncode == 2 and "takes no --vae-from" in r.stderr
+
+
 def test_resume_continues_exactly(tmp_path, init_model, latent_cache):
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert _cli("train", "rf", "--init", init_model, "--data", latent_cache, "--recipe", _recipe(tmp_path, 4),

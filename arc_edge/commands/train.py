@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "caption[, seconds]) or a latent cache dir; --resume uses the run's own")
     p.add_argument("--init", type=Path, default=None, help="model directory to start from (rf, arc, decoder, encode)")
     p.add_argument("--t5", type=Path, default=None, help="local T5 folder for --init (default: INIT/t5)")
+    p.add_argument("--vae-from", type=Path, default=None,
+                   help="rf, arc: give the trained model the VAE of this model directory instead of --init's (its "
+                        "encoder must be --init's, e.g. a later 'train decoder' of the same VAE)")
     p.add_argument("--model-config", default="tiny",
                    help="vae stage without --init: built-in config name (tiny, saos) or a model_config.json")
     p.add_argument("--out", type=Path, required=True, help="run directory (or latent cache for 'encode')")
@@ -61,10 +64,36 @@ def _pipeline_for(args: argparse.Namespace, stage: str):
     from ..errors import InputError
 
     if args.init is not None:
-        return load_model_dir(args.init, args.t5)
+        pipeline = load_model_dir(args.init, args.t5)
+        if args.vae_from is not None:
+            take_vae(pipeline, args.vae_from, args.init)
+        return pipeline
     if stage != "vae":
         raise InputError(f"'train {stage}' needs --init MODEL_DIR (the previous stage's RUN/model)")
     return random_pipeline(_fresh_config(args), seed=0)
+
+
+def take_vae(pipeline, donor_dir: Path, init_dir: Path) -> None:
+    """Put the VAE of the model in ``donor_dir`` into ``pipeline``. The DiT side and the decoder are
+    trained in separate runs (RF and ARC on cached latents never touch the VAE); this joins a DiT to a
+    decoder tuned after it. Refused unless the encoders are identical: the cached latents, and so the
+    DiT's, are that encoder's."""
+    import torch
+
+    from ..checkpoint import load_model_dir
+    from ..errors import InputError
+
+    donor = load_model_dir(donor_dir)
+    cfg, dcfg = pipeline.cfg, donor.cfg
+    if (cfg.encoder, cfg.decoder, cfg.pretransform) != (dcfg.encoder, dcfg.decoder, dcfg.pretransform):
+        raise InputError(f"--vae-from {donor_dir} has another VAE architecture than --init {init_dir}; "
+                         "give a model of the same model_config")
+    mine, theirs = pipeline.pretransform.model.encoder.state_dict(), donor.pretransform.model.encoder.state_dict()
+    if any(not torch.equal(mine[k], theirs[k]) for k in mine):
+        raise InputError(f"--vae-from {donor_dir} has another encoder than --init {init_dir}, so its decoder would "
+                         "not read the latents this DiT makes; give a model whose decoder was tuned from this VAE "
+                         "('train decoder' keeps the encoder)")
+    pipeline.pretransform.load_state_dict(donor.pretransform.state_dict())
 
 
 def _fresh_config(args: argparse.Namespace):
@@ -200,8 +229,11 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None) ->
     import json
 
     from ..config import parse_config
+    from ..errors import InputError
     from ..training.loop import load_checkpoint, read_run_record, train
 
+    if args.vae_from is not None and args.resume:
+        raise InputError("--vae-from applies when a run starts; a resumed run keeps the VAE it began with")
     record = read_run_record(args.out) if args.resume else {}
     opts = _stage_options(args, stage, record, table or stage)
     pipeline, ckpt = None, None
@@ -281,6 +313,8 @@ def _refuse_unused(args: argparse.Namespace, stage: str, options: tuple[str, ...
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.stage not in ("rf", "arc"):
+        _refuse_unused(args, args.stage, ("vae_from",))
     if args.stage == "clap":
         from ..embedding.train import train_embedder
 
