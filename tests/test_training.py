@@ -935,6 +935,9 @@ def test_vae_from_joins_a_dit_run_to_a_decoder_tuned_apart_but_never_to_another_
     r = _cli("train", "rf", "--init", init_model, "--vae-from", other, "--data", latent_cache, "--recipe",
              _recipe(tmp_path, 1), "--out", tmp_path / "run2")
     assert r.returncode == 2 and "another encoder" in r.stderr and not (tmp_path / "run2").exists()
+    r = _cli("train", "rf", "--init", init_model, "--vae-from", tuned / "model.safetensors", "--data", latent_cache,
+             "--out", tmp_path / "run4")
+    assert r.returncode == 2 and "is not a folder" in r.stderr and not (tmp_path / "run4").exists()
     r = _cli("train", "rf", "--vae-from", tuned, "--out", run, "--resume")
     assert r.returncode == 2 and "a resumed run keeps the VAE" in r.stderr
     r = _cli("train", "decoder", "--init", init_model, "--vae-from", tuned, "--out", tmp_path / "run3")

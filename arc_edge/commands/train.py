@@ -83,6 +83,8 @@ def take_vae(pipeline, donor_dir: Path, init_dir: Path) -> None:
     from ..checkpoint import load_model_dir
     from ..errors import InputError
 
+    if not Path(donor_dir).is_dir():
+        raise InputError(f"--vae-from {donor_dir} is not a folder; give a trained model's directory (e.g. RUN/model)")
     donor = load_model_dir(donor_dir)
     cfg, dcfg = pipeline.cfg, donor.cfg
     if (cfg.encoder, cfg.decoder, cfg.pretransform) != (dcfg.encoder, dcfg.decoder, dcfg.pretransform):
