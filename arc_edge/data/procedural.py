@@ -218,11 +218,11 @@ DOMAIN_WORDS = frozenset(
     for phrases in table.values() for phrase in phrases for w in phrase.replace(",", " ").split()
     if w not in _FILLER) | {"beep", "hum", "drone", "buzz", "sawtooth", "hz", "khz", "pitch", "pitched", "centre",
                             "tremolo", "pulse", "pulses", "fade", "fades"}
-# The words that name a pitch register or a stereo side ("deep", "treble", "left", "centred"):
-# training's word dropout (training.batches.drop_words) never leaves them out.
+# The words that name a pitch register, a frequency's unit or a stereo side ("deep", "treble", "hz",
+# "left", "centred"): training's word dropout (training.batches.drop_words) never leaves them out.
 REGISTER_AND_SIDE_WORDS = frozenset(
     w.strip(",") for table in (_PITCH_WORDS, _PAN_WORDS) for phrases in table.values() for phrase in phrases
-    for w in phrase.split() if w.strip(",") not in _FILLER | {"panned"})
+    for w in phrase.split() if w.strip(",") not in _FILLER | {"panned"}) | {"hz"}  # "900 Hz" (_frequency_words)
 
 
 def in_domain(prompt: str) -> bool:

@@ -23,7 +23,7 @@ def _names_register_or_side(bare: str) -> bool:
     """A word that alone says the pitch ("deep", "900", "hz") or the side ("left"). Dropping these cost
     8-9 points of pitch in every probe run (model card, "Probe: word dropout"): the captions with the
     register left out teach the text encoder's features that pitch need not follow the words."""
-    return bare in REGISTER_AND_SIDE_WORDS or bare == "hz" or any(c.isdigit() for c in bare)
+    return bare in REGISTER_AND_SIDE_WORDS or any(c.isdigit() for c in bare)
 
 
 def drop_words(text: str, probability: float, gen: torch.Generator) -> str:
