@@ -126,6 +126,7 @@ def w(tmp_path_factory, tiny_model_dir, et_int8_bundle):
     ns.old_version = bundle("old_version", lambda m: m.update(format_version=1))
     ns.types_bundle = bundle("types", lambda m: m.update(sample_rate="44100"))
     ns.tiny_default = bundle("tiny_default", lambda m: m.update(default_seconds=0.001))
+    ns.long_default = bundle("long_default", lambda m: m.update(default_seconds=3600.0))
     ns.schedule_bundle = bundle("schedule", lambda m: m["sampler"]["schedules"].update({"8": [0.5] * 3}))
     ns.no_manifest = bundle("no_manifest", files=lambda p: (p / "manifest.json").unlink())
     ns.bad_windows = bundle("bad_windows", lambda m: m["graphs"]["decoder"]["decode"].update(windows=[[0, 0, 3]]))
@@ -285,6 +286,8 @@ CASES = [
      "sample_rate"),
     ("bundle default too short", lambda w, o: ["generate", "a", "--bundle", str(w.tiny_default), "--out",
                                                str(o / "x.wav")], "default_seconds"),
+    ("bundle default too long", lambda w, o: ["generate", "a", "--bundle", str(w.long_default), "--seconds", "1",
+                                              "--out", str(o / "x.wav")], "longer than the model's"),
     ("bundle schedule", lambda w, o: ["generate", "a", "--bundle", str(w.schedule_bundle), "--out", str(o / "x.wav")],
      "schedules.8"),
     ("bundle windows", lambda w, o: ["generate", "a", "--bundle", str(w.bad_windows), "--out", str(o / "x.wav")],

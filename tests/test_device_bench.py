@@ -216,6 +216,12 @@ def test_runner_rejects_bad_input(host_runner, et_int8_bundle, tmp_path):
     res = subprocess.run([exe, "--bundle", str(b), "--prompt-file", str(tmp_path / "p.txt")], capture_output=True,
                          text=True, cwd=tmp_path)
     assert res.returncode == 3 and "format version 7 is not supported" in res.stderr
+    m["format_version"] = json.loads((et_int8_bundle / "manifest.json").read_text())["format_version"]
+    m["default_seconds"] = 99.0  # a default the model cannot make: refused when read, not at run time
+    (b / "manifest.json").write_text(json.dumps(m))
+    res = subprocess.run([exe, "--bundle", str(b), "--prompt-file", str(tmp_path / "p.txt"), "--seconds", "1"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 3 and "default_seconds 99" in res.stderr and "longer than the model's" in res.stderr
     for seconds in ("99", "0.005"):  # past the model's length; shorter than the 10 ms end fade
         res = subprocess.run([exe, "--bundle", str(et_int8_bundle), "--prompt-file", "p.txt", "--seconds", seconds],
                              capture_output=True, text=True, cwd=tmp_path)

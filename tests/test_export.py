@@ -86,6 +86,16 @@ def test_generate_cli_runs_a_bundle(et_int8_bundle, tmp_path, capsys):
     assert "bundle" in capsys.readouterr().out
 
 
+def test_generate_cli_defaults_to_the_bundles_exported_duration(et_int8_bundle, tmp_path):
+    b = _copy(et_int8_bundle, tmp_path)
+    m = json.loads((b / "manifest.json").read_text())
+    m["default_seconds"] = 0.75  # as `export --seconds 0.75` writes it; the model makes up to 2.97 s
+    (b / "manifest.json").write_text(json.dumps(m))
+    out = tmp_path / "d.wav"
+    assert main(["generate", "a deep square wave", "--bundle", str(b), "--out", str(out)]) == 0
+    assert sf.info(str(out)).frames == int(0.75 * 44100)
+
+
 def _copy(bundle, tmp_path):
     dst = tmp_path / "copy"
     shutil.copytree(bundle, dst)

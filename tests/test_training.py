@@ -4,6 +4,7 @@ import copy
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -938,6 +939,13 @@ def test_vae_from_joins_a_dit_run_to_a_decoder_tuned_apart_but_never_to_another_
     r = _cli("train", "rf", "--init", init_model, "--vae-from", tuned / "model.safetensors", "--data", latent_cache,
              "--out", tmp_path / "run4")
     assert r.returncode == 2 and "is not a folder" in r.stderr and not (tmp_path / "run4").exists()
+    broken = tmp_path / "broken"
+    shutil.copytree(tuned, broken)
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    r = _cli("train", "rf", "--init", init_model, "--vae-from", broken, "--data", latent_cache, "--out", tmp_path / "run5")
+    assert r.returncode == 2 and r.stderr.startswith("arc-edge: error: --vae-from: ")
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run5").exists()
     r = _cli("train", "rf", "--vae-from", tuned, "--out", run, "--resume")
     assert r.returncode == 2 and "a resumed run keeps the VAE" in r.stderr
     r = _cli("train", "decoder", "--init", init_model, "--vae-from", tuned, "--out", tmp_path / "run3")

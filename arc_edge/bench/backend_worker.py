@@ -48,7 +48,7 @@ def measure(args: argparse.Namespace) -> dict:
         from ..checkpoint import load_model_dir
         runtime = load_model_dir(args.model)
     rss_loaded = _peak_mb()
-    seconds = args.seconds or runtime.cfg.max_seconds
+    seconds = args.seconds or runtime.default_seconds()
     req = GenerationRequest(args.prompt, seconds, args.steps, seed=0)
     runs = []
     for i in range(args.warmup + args.runs):

@@ -68,9 +68,8 @@ def _deploy(bundle: Path, device, opts: DeviceBenchOptions, log: Callable[[str],
     manifest = read_manifest(bundle, expect_digest=opts.bundle_digest)  # verified before anything is pushed
     if manifest.backend != "executorch":
         raise DeviceError(f"{bundle} is an {manifest.backend} bundle; the native runner runs executorch bundles")
-    max_seconds = manifest.raw["model_config"]["sample_size"] / manifest.sample_rate
     if opts.seconds is not None:
-        check_duration(opts.seconds, max_seconds)
+        check_duration(opts.seconds, manifest.max_seconds)
     if opts.steps is not None and opts.steps not in manifest.schedules:
         raise InputError(f"--steps {opts.steps} is out of range for this bundle; it carries schedules for "
                          f"{min(manifest.schedules)}..{max(manifest.schedules)} steps")

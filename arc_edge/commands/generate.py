@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = subcommand(sub, "generate", "generate audio from a text prompt")
     p.add_argument("prompt", help="what to generate, e.g. \"a low sine wave panned left\"")
-    p.add_argument("--seconds", type=finite_float, default=None, help="duration (default: the model's maximum)")
+    p.add_argument("--seconds", type=finite_float, default=None,
+                   help="duration (default: the model's length; with --bundle, the duration it was exported for)")
     p.add_argument("--steps", type=int, default=8, help="sampler steps")
     p.add_argument("--seed", type=int, default=0, help="noise seed")
     p.add_argument("--sampler", choices=("pingpong", "euler"), default="pingpong",
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     runtime = load_runtime(args)
     _note_out_of_domain(args)
     cfg = runtime.cfg
-    req.seconds = cfg.max_seconds if args.seconds is None else args.seconds
+    req.seconds = runtime.default_seconds() if args.seconds is None else args.seconds
     if args.init_audio is not None:
         req.init_audio = fit_length(read_audio(args.init_audio, cfg.sample_rate, cfg.audio_channels), cfg.sample_size)
     validate_request(cfg, req)

@@ -81,11 +81,14 @@ def take_vae(pipeline, donor_dir: Path, init_dir: Path) -> None:
     import torch
 
     from ..checkpoint import load_model_dir
-    from ..errors import InputError
+    from ..errors import ArcEdgeError, InputError
 
     if not Path(donor_dir).is_dir():
         raise InputError(f"--vae-from {donor_dir} is not a folder; give a trained model's directory (e.g. RUN/model)")
-    donor = load_model_dir(donor_dir)
+    try:
+        donor = load_model_dir(donor_dir)
+    except ArcEdgeError as exc:  # the loader's message names the file, not which option gave it
+        raise type(exc)(f"--vae-from: {exc}") from None
     cfg, dcfg = pipeline.cfg, donor.cfg
     if (cfg.encoder, cfg.decoder, cfg.pretransform) != (dcfg.encoder, dcfg.decoder, dcfg.pretransform):
         raise InputError(f"--vae-from {donor_dir} has another VAE architecture than --init {init_dir}; "

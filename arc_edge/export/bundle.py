@@ -51,6 +51,10 @@ class BundleRuntime:
     def decode_plan(self) -> DecodePlan:
         return self.manifest.decode
 
+    def default_seconds(self) -> float:
+        """The duration the bundle was exported for (``export --seconds``), as the native runner and app use."""
+        return self.manifest.default_seconds
+
     def posterior(self, audio):
         mean, std = self._run("encoder", audio.float())
         return mean, std

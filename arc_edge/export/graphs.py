@@ -77,6 +77,9 @@ class _Recorder:
     def decode_plan(self) -> DecodePlan:
         return self.pipeline.decode_plan()
 
+    def default_seconds(self) -> float:
+        return self.pipeline.default_seconds()
+
     def posterior(self, audio):
         return self.pipeline.posterior(audio)
 

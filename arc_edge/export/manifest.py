@@ -82,6 +82,7 @@ class Manifest:
     audio_channels: int
     latent_shape: tuple[int, int, int]
     default_seconds: float
+    max_seconds: float
     tokenizer_file: str
     max_length: int
     pad_id: int
@@ -211,17 +212,21 @@ def parse_manifest(raw: Any, bundle_dir: Path, digest: str) -> Manifest:
             g.integer("cases", low=1, high=16)
             g.number("min_snr_db", low=-300.0, high=300.0)
     sample_rate = top.integer("sample_rate", low=1000, high=384000)
+    max_seconds = top.obj("model_config").integer("sample_size", low=latent[2], high=1 << 26) / sample_rate
+    default_seconds = top.number("default_seconds", low=MIN_SECONDS)
+    if default_seconds > max_seconds + 1e-9:
+        raise BundleError(f"{where}: default_seconds {default_seconds:g} is longer than the model's {max_seconds:.2f} s; "
+                          f"re-export the bundle with --seconds of at most {max_seconds:.2f}")
     manifest = Manifest(
         dir=Path(bundle_dir), raw=raw, digest=digest, backend=top.string("backend", choices=BACKENDS),
         recipe=top.obj("recipe").string("name"), sample_rate=sample_rate,
         audio_channels=top.integer("audio_channels", low=1, high=64), latent_shape=latent,  # type: ignore[arg-type]
-        default_seconds=top.number("default_seconds", low=MIN_SECONDS),
+        default_seconds=default_seconds, max_seconds=max_seconds,
         tokenizer_file=listed(tok.raw("file"), "tokenizer.file"), max_length=tok.integer("max_length", low=2, high=4096),
         pad_id=tok.integer("pad_id", low=0), eos_id=tok.integer("eos_id", low=0), default_steps=steps,
         schedules=schedules, graphs=graphs, decode=decode, files=files,
         selftest_file=listed(selftest.raw("file"), "selftest.file") if selftest is not None else None,
     )
-    top.obj("model_config")  # typed by parse_config where it is used
     return manifest
 
 

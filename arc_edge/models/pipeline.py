@@ -66,6 +66,10 @@ class ArcPipeline(nn.Module):
         z = (latents * self.cfg.pretransform.scale).to(self.vae_dtype)
         return self._per_item(self.pretransform.model.decode, z).float()
 
+    def default_seconds(self) -> float:
+        """The duration generated when none is asked for: the model's whole length."""
+        return self.cfg.max_seconds
+
     def decode_plan(self) -> DecodePlan:
         """Whole-clip decoding, or the reference's chunks when the config says ``chunked``."""
         if self.cfg.pretransform.chunked:

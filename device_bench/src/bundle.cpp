@@ -192,6 +192,10 @@ Manifest load_manifest(const std::string& bundle_dir, Verify verify, const std::
         m.sample_size % m.latent_shape[2] != 0 || !std::isfinite(m.default_seconds) || m.default_seconds < Manifest::kEndFadeSeconds) {
       bad(path, "sample_rate, audio_channels, latent_shape, sample_size or default_seconds is out of range");
     }
+    if (m.default_seconds > m.max_seconds() + 1e-9) {
+      bad(path, "default_seconds " + std::to_string(m.default_seconds) + " is longer than the model's " +
+                    std::to_string(m.max_seconds()) + " s; re-export the bundle with a shorter --seconds");
+    }
     const auto& tok = j.at("tokenizer");
     m.tokenizer_file = listed(m, tok.at("file").get<std::string>(), path, "tokenizer.file");
     m.max_length = tok.at("max_length").get<int>();

@@ -126,7 +126,7 @@ public final class Manifest {
     if (latentShape.length != 3 || latentShape[0] != 1) throw j.fail("latent_shape", "[1, channels, frames]");
     sampleSize = j.obj("model_config").integer("sample_size", latentShape[2], 1L << 26);
     if (sampleSize % latentShape[2] != 0) throw j.fail("latent_shape", "a divisor of sample_size in frames");
-    defaultSeconds = j.number("default_seconds", Generator.END_FADE_SECONDS, 1e6);
+    defaultSeconds = j.number("default_seconds", Generator.END_FADE_SECONDS, maxSeconds() + 1e-9);
     JsonFields tok = j.obj("tokenizer");
     tokenizerFile = listed(tok.string("file"), j.where(), "tokenizer.file");
     maxLength = (int) tok.integer("max_length", 2, 4096);

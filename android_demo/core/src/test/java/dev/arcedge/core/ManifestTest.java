@@ -156,6 +156,7 @@ public class ManifestTest {
         {"sample_rate", 44100.5, "sample_rate"},
         {"default_seconds", -1.0, "default_seconds"},
         {"default_seconds", 0.005, "default_seconds"},
+        {"default_seconds", 3600.0, "default_seconds"},
         {"tokenizer.max_length", new JSONArray(), "tokenizer.max_length"},
         {"sampler.steps", 0, "sampler.steps"},
         {"graphs.decoder.decode.window", 0, "decode.window"},
