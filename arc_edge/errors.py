@@ -13,6 +13,10 @@ class CheckpointError(ArcEdgeError):
     pass
 
 
+class GenerationError(ArcEdgeError):
+    """A generation that went numerically wrong (NaN or infinity); nothing is written."""
+
+
 class InputError(ArcEdgeError):
     pass
 

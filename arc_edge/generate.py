@@ -20,7 +20,7 @@ import torch
 
 from .config import ModelConfig
 from .decoding import DecodePlan, check_duration, decode_in_windows, end_fade_samples
-from .errors import InputError
+from .errors import GenerationError, InputError
 from .sampling import SAMPLERS, NoiseDraws, draw_noise, with_cfg
 from .tokenizer import PromptTokenizer
 
@@ -175,6 +175,9 @@ def generate(runtime: Runtime, req: GenerationRequest, on_step: Callable[[int, i
     last[0] = time.perf_counter()
     latent = SAMPLERS[req.sampler](with_cfg(velocity, uncond, req.guidance), noise, schedule, init_latent, step_done)
     timer.ms["dit_total"] = sum(step_ms)
+    if not torch.isfinite(latent).all():  # e.g. a guidance scale so large that the velocity overflows
+        raise GenerationError(f"sampling produced NaN or infinite values (guidance scale {req.guidance:g}); "
+                              "lower --cfg (1 to 10 is usual), or check the model's weights")
 
     n = int(round(req.seconds * cfg.sample_rate))
     t_dec = time.perf_counter()
@@ -182,6 +185,9 @@ def generate(runtime: Runtime, req: GenerationRequest, on_step: Callable[[int, i
     fade = end_fade_samples(cfg.sample_rate)
     for chunk in decode_in_windows(runtime.decode, latent, runtime.decode_plan(), cfg.downsampling_ratio, n, fade):
         chunks.append(chunk[0].float().numpy())
+        if not np.isfinite(chunks[-1]).all():
+            raise GenerationError("the decoder produced NaN or infinite samples from finite latents; check the "
+                                  "model's weights")
         if len(chunks) == 1:
             timer.ms["first_audio"] = (time.perf_counter() - start) * 1e3
         if on_audio:

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from arc_edge.cli import main
 
@@ -51,6 +52,7 @@ def test_audio_to_audio_and_euler_cfg(tiny_model_dir, tmp_path):
     (["--seconds", "60"], "--seconds 60 is out of range"),
     (["--steps", "0"], "--steps 0 is out of range"),
     (["--init-noise", "0.5"], "--init-noise below 1 needs --init-audio"),
+    (["--sampler", "euler", "--steps", "2", "--cfg", "1e308"], "sampling produced NaN or infinite values"),
 ])
 def test_bad_arguments_fail_cleanly_without_output(tiny_model_dir, tmp_path, capsys, args, message):
     out = tmp_path / "x.wav"
@@ -58,6 +60,19 @@ def test_bad_arguments_fail_cleanly_without_output(tiny_model_dir, tmp_path, cap
     err = capsys.readouterr().err.strip()
     assert message in err and err.count("\n") == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_decoder_that_emits_nan_fails_instead_of_writing_noise(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    from arc_edge.models.pipeline import ArcPipeline
+
+    def broken(self, latents):
+        return torch.full((latents.shape[0], 2, latents.shape[2] * self.cfg.downsampling_ratio), float("nan"))
+    monkeypatch.setattr(ArcPipeline, "decode", broken)
+    out = tmp_path / "x.wav"
+    assert run_cli("generate", "sine", "--model", tiny_model_dir, "--steps", "1", "--out", out) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the decoder produced NaN or infinite samples" in err and err.count("\n") == 0
+    assert not out.exists()
 
 
 def test_empty_prompt_and_output_problems(tiny_model_dir, tmp_path, capsys):

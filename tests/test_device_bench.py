@@ -222,6 +222,10 @@ def test_runner_rejects_bad_input(host_runner, et_int8_bundle, tmp_path):
     res = subprocess.run([exe, "--bundle", str(b), "--prompt-file", str(tmp_path / "p.txt"), "--seconds", "1"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 3 and "default_seconds 99" in res.stderr and "longer than the model's" in res.stderr
+    res = subprocess.run([exe, "--bundle", str(et_int8_bundle), "--prompt-file", "p.txt", "--steps", "2", "--cfg", "1e300"],
+                         capture_output=True, text=True, cwd=tmp_path)  # the guidance overflows: no noise is written
+    assert res.returncode == 3 and "sampling produced NaN or infinite values" in res.stderr
+    assert not (tmp_path / "out.wav").exists()
     for seconds in ("99", "0.005"):  # past the model's length; shorter than the 10 ms end fade
         res = subprocess.run([exe, "--bundle", str(et_int8_bundle), "--prompt-file", "p.txt", "--seconds", seconds],
                              capture_output=True, text=True, cwd=tmp_path)

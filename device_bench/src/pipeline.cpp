@@ -31,6 +31,10 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+bool all_finite(const float* p, size_t n) {
+  return std::all_of(p, p + n, [](float v) { return std::isfinite(v); });
+}
+
 ScalarType dtype_of(const std::string& d) { return d == "int64" ? ScalarType::Long : ScalarType::Float; }
 
 std::vector<executorch::aten::SizesType> sizes_of(const TensorSpec& s) { return {s.shape.begin(), s.shape.end()}; }
@@ -247,6 +251,10 @@ std::vector<float> Pipeline::generate(const Tokens& tokens, const Request& req,
     times.step_ms.push_back(ms_since(t0));
   }
   stage_end(dit);
+  if (!all_finite(x.data(), x.size())) {  // e.g. a guidance scale so large that the velocity overflows
+    throw std::runtime_error("sampling produced NaN or infinite values (guidance scale " + std::to_string(req.cfg) +
+                             "); lower --cfg (1 to 10 is usual), or check the bundle");
+  }
   times.dit_total_ms = 0;
   for (double s : times.step_ms) times.dit_total_ms += s;
   times.rss_kb_after_dit = peak_rss_kb();
@@ -274,6 +282,9 @@ std::vector<float> Pipeline::generate(const Tokens& tokens, const Request& req,
     }
     auto audio = decoder.run({from_blob(latent_window.data(), sizes_of(decoder.spec.inputs[0]), ScalarType::Float)});
     const float* p = audio[0].toTensor().const_data_ptr<float>();
+    if (!all_finite(p, static_cast<size_t>(channels * window * hop))) {
+      throw std::runtime_error("the decoder produced NaN or infinite samples from finite latents; check the bundle");
+    }
     const int64_t span = window * hop, offset = (w.keep_begin - w.start) * hop;
     const int64_t count = std::min(w.keep_end * hop, keep_total) - begin;
     for (int64_t s = 0; s < count; ++s) {

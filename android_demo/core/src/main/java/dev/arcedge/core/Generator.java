@@ -98,6 +98,10 @@ public final class Generator {
       x = pingpongStep(x, v, ts[i], ts[i + 1], noises[i + 1]);
       times.stepMs[i] = msSince(t0);
     }
+    if (!allFinite(x)) {  // e.g. a guidance scale so large that the velocity overflows
+      throw new IllegalStateException("sampling produced NaN or infinite values (guidance scale " + req.cfg
+          + "); lower the guidance scale (1 to 10 is usual), or check the bundle");
+    }
     times.rssMbAfterDit = Memory.peakRssMb();
 
     check(cancel);
@@ -129,6 +133,9 @@ public final class Generator {
       check(cancel);
       for (int c = 0; c < dim; c++) System.arraycopy(latent, c * frames + w.start, chunk, c * window, window);
       float[] planar = graphs.decode(chunk);
+      if (!allFinite(planar)) {
+        throw new IllegalStateException("the decoder produced NaN or infinite samples from finite latents; check the bundle");
+      }
       int span = window * hop, offset = (w.keepBegin - w.start) * hop;
       int count = Math.min(w.keepEnd * hop, keepTotal) - begin;
       for (int s = 0; s < count; s++) {
@@ -162,6 +169,13 @@ public final class Generator {
     float[] out = new float[cond.length];
     for (int k = 0; k < cond.length; k++) out[k] = uncond[k] + scale * (cond[k] - uncond[k]);
     return out;
+  }
+
+  private static boolean allFinite(float[] values) {
+    for (float v : values) {
+      if (!Float.isFinite(v)) return false;
+    }
+    return true;
   }
 
   private static void check(AtomicBoolean cancel) {

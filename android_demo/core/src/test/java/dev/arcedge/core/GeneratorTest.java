@@ -111,4 +111,33 @@ public class GeneratorTest {
     assertThrows(IllegalArgumentException.class,
         () -> gen.generate(tokens(m), new Generator.Request(0.5, 8, Float.NaN), noises, null, null, null));
   }
+
+  @Test
+  public void aGenerationThatOverflowsFailsInsteadOfReturningNoise() throws Exception {
+    Manifest m = Golden.manifest();
+    float[][] noises = Noise.draw(m.latentNumel(), 8, 1);
+    FakeGraphs graphs = new FakeGraphs(m) {
+      @Override
+      public float[] velocity(float[] x, float t, Conditioning c) {  // conditional and unconditional 1e30 apart
+        float[] v = super.velocity(x, t, c);
+        v[0] += 1e30f * c.cross[0];
+        return v;
+      }
+    };
+    IllegalStateException ex = assertThrows(IllegalStateException.class,  // 1e10 x 1e30 overflows a float
+        () -> new Generator(m, graphs).generate(tokens(m), new Generator.Request(0.5, 8, 1e10f), noises, null, null, null));
+    assertTrue(ex.getMessage(), ex.getMessage().contains("NaN or infinite") && ex.getMessage().contains("guidance"));
+    assertTrue(!graphs.calls.contains("decode"));  // stopped before the decoder
+    FakeGraphs broken = new FakeGraphs(m) {
+      @Override
+      public float[] decode(float[] window) {
+        float[] audio = super.decode(window);
+        audio[audio.length / 2] = Float.NaN;
+        return audio;
+      }
+    };
+    ex = assertThrows(IllegalStateException.class,
+        () -> new Generator(m, broken).generate(tokens(m), new Generator.Request(0.5, 8, 1f), noises, null, null, null));
+    assertTrue(ex.getMessage(), ex.getMessage().contains("decoder"));
+  }
 }
