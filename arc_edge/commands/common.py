@@ -62,6 +62,15 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_int_list(text: str) -> list[int]:
+    """'128,64,32' -> [128, 64, 32], each at least 1."""
+    try:
+        return [positive_int(item.strip()) for item in text.split(",")]
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, e.g. 128,64,32,32,32 ({exc})"
+                                         ) from None
+
+
 def non_negative_int(text: str) -> int:
     value = _whole_number(text)
     if value < 0:

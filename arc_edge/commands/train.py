@@ -6,7 +6,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from .common import positive_int
+from .common import positive_int, positive_int_list
 
 STAGES = ("vae", "rf", "arc", "decoder", "encode", "default", "clap")
 PROCEDURAL_DATA = ("procedural", "procedural-grid")  # -grid: tones frame-locked (ProceduralDataset's frame_rate)
@@ -28,6 +28,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vae-from", type=Path, default=None,
                    help="rf, arc: give the trained model the VAE of this model directory instead of --init's (its "
                         "encoder must be --init's, e.g. a later 'train decoder' of the same VAE)")
+    p.add_argument("--widen-decoder", type=positive_int_list, default=None, metavar="WIDTHS",
+                   help="decoder: first grow the decoder's blocks to these output channels, latent side first (the "
+                        "tiny model's are 128,64,32,16,16; e.g. 128,64,32,32,32), keeping what it renders; the new "
+                        "channels are then trained")
     p.add_argument("--model-config", default="tiny",
                    help="vae stage without --init: built-in config name (tiny, saos) or a model_config.json")
     p.add_argument("--out", type=Path, required=True, help="run directory (or latent cache for 'encode')")
@@ -67,6 +71,9 @@ def _pipeline_for(args: argparse.Namespace, stage: str):
         pipeline = load_model_dir(args.init, args.t5)
         if args.vae_from is not None:
             take_vae(pipeline, args.vae_from, args.init)
+        if args.widen_decoder is not None:
+            from ..models.widen import widen_pipeline_decoder
+            widen_pipeline_decoder(pipeline, args.widen_decoder)
         return pipeline
     if stage != "vae":
         raise InputError(f"'train {stage}' needs --init MODEL_DIR (the previous stage's RUN/model)")
@@ -239,6 +246,8 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None) ->
 
     if args.vae_from is not None and args.resume:
         raise InputError("--vae-from applies when a run starts; a resumed run keeps the VAE it began with")
+    if args.widen_decoder is not None and args.resume:
+        raise InputError("--widen-decoder applies when a run starts; a resumed run keeps the decoder it began with")
     record = read_run_record(args.out) if args.resume else {}
     opts = _stage_options(args, stage, record, table or stage)
     pipeline, ckpt = None, None
@@ -320,6 +329,8 @@ def _refuse_unused(args: argparse.Namespace, stage: str, options: tuple[str, ...
 def run(args: argparse.Namespace) -> int:
     if args.stage not in ("rf", "arc"):
         _refuse_unused(args, args.stage, ("vae_from",))
+    if args.stage != "decoder":
+        _refuse_unused(args, args.stage, ("widen_decoder",))
     if args.stage == "clap":
         from ..embedding.train import train_embedder
 
