@@ -162,7 +162,7 @@ def load_model_dir(model_dir: Path, t5_dir: Path | None = None) -> ArcPipeline:
     return pipeline.eval().apply_model_half()
 
 
-def _check_fits_in_memory(cfg: ModelConfig, where: str) -> None:
+def check_fits_in_memory(cfg: ModelConfig, where: str) -> None:
     """A config is user input: size its model on the meta device before allocating any of it."""
     import os
 
@@ -175,7 +175,7 @@ def _check_fits_in_memory(cfg: ModelConfig, where: str) -> None:
 
 
 def random_pipeline(cfg: ModelConfig, seed: int = 0) -> ArcPipeline:
-    _check_fits_in_memory(cfg, "the model config")
+    check_fits_in_memory(cfg, "the model config")
     torch.manual_seed(seed)
     pipeline = ArcPipeline(cfg).eval().apply_model_half()
     pipeline.tokenizer = PromptTokenizer(Path(str(resources.files("arc_edge").joinpath("assets/tiny_spiece.model"))),

@@ -78,3 +78,7 @@ def test_train_decoder_widen_decoder_from_the_command_line(tiny_model_dir, tmp_p
     assert r.returncode == 2 and "separated by commas" in r.stderr and not (tmp_path / "bad").exists()
     r = _cli("train", "decoder", "--init", tiny_model_dir, "--widen-decoder", "128,64,16,16,16", "--out", tmp_path / "n")
     assert r.returncode == 2 and "narrows a block" in r.stderr and not (tmp_path / "n").exists()
+    # a width the config allows but no memory holds (100+ GB of weights) is sized on the meta device first
+    r = _cli("train", "decoder", "--init", tiny_model_dir, "--widen-decoder", "65536,64,32,32,32", "--out", tmp_path / "h")
+    assert r.returncode == 2 and "more than half of this machine's memory" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "h").exists()

@@ -85,6 +85,7 @@ def widen_decoder(old: OobleckDecoder, cfg: OobleckConfig, seed: int = 0) -> Oob
 def widen_pipeline_decoder(pipeline, widths: list[int], seed: int = 0) -> None:
     """Give ``pipeline`` a decoder with blocks of ``widths`` output channels, rendering as before; its
     config (what a saved model records) says so."""
+    from ..checkpoint import check_fits_in_memory
     from ..config import parse_config
 
     channels, c_mults = widened_config(pipeline.cfg.decoder, widths)
@@ -92,6 +93,7 @@ def widen_pipeline_decoder(pipeline, widths: list[int], seed: int = 0) -> None:
     decoder_raw = raw["model"]["pretransform"]["config"]["decoder"]["config"]
     decoder_raw["channels"], decoder_raw["c_mults"] = channels, c_mults
     cfg = parse_config(raw, "the widened decoder's config")
+    check_fits_in_memory(cfg, f"--widen-decoder {','.join(map(str, widths))}")  # sized before any of it is made
     vae = pipeline.pretransform.model
     dtype = next(vae.decoder.parameters()).dtype
     vae.decoder = widen_decoder(vae.decoder.float(), cfg.decoder, seed).to(dtype)
