@@ -25,12 +25,14 @@ from .config import ModelConfig, builtin_config, load_config
 from .errors import CheckpointError, first_line
 from .fileio import atomic_dir
 from .models.conditioners import TextEncoder
+from .models.oobleck import Pretransform
 from .models.pipeline import ArcPipeline
 from .tokenizer import PromptTokenizer
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model_config.json"
 T5_DIR = "t5"
+PRETRANSFORM_PREFIX = "pretransform."  # the VAE's keys in model.safetensors
 TRAINED_PREFIX = "arc_edge_trained_"  # safetensors metadata keys of what training wrote the weights
 SPIECE_FILE = "spiece.model"
 
@@ -160,6 +162,22 @@ def load_model_dir(model_dir: Path, t5_dir: Path | None = None) -> ArcPipeline:
     pipeline.load_state_dict(state, strict=False, assign=True)
     pipeline.tokenizer = tokenizer
     return pipeline.eval().apply_model_half()
+
+
+def load_vae_dir(model_dir: Path) -> tuple[ModelConfig, Pretransform]:
+    """The VAE of the model in ``model_dir`` alone, with the model's config: no T5 and no DiT are built."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise CheckpointError(f"model directory {model_dir} does not exist")
+    cfg = load_config(model_dir / CONFIG_FILE)
+    with torch.device("meta"):
+        vae = Pretransform(cfg.encoder, cfg.decoder)
+    expected = {PRETRANSFORM_PREFIX + k: v for k, v in vae.state_dict().items()}
+    state = {k: v for k, v in _read_state_dict(model_dir).items() if k.startswith(PRETRANSFORM_PREFIX)}
+    check_state_dict(expected, state, str(model_dir))
+    state = as_float32(state, expected, str(model_dir / WEIGHTS_FILE))
+    vae.load_state_dict({k.removeprefix(PRETRANSFORM_PREFIX): v for k, v in state.items()}, assign=True)
+    return cfg, vae.eval()
 
 
 def check_fits_in_memory(cfg: ModelConfig, where: str) -> None:

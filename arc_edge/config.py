@@ -6,6 +6,7 @@ error; nothing is silently ignored.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -248,6 +249,18 @@ def _check_consistency(cfg: ModelConfig, where: str) -> None:
         problems.append("cond_token_dim and global_cond_dim must equal conditioning cond_dim")
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems))
+
+
+def with_decoder(cfg: ModelConfig, decoder: dict[str, Any], where: str) -> ModelConfig:
+    """``cfg`` with its VAE decoder's config (the raw ``decoder.config`` object) replaced, validated again."""
+    raw = copy.deepcopy(cfg.raw)
+    raw["model"]["pretransform"]["config"]["decoder"]["config"] = copy.deepcopy(decoder)
+    return parse_config(raw, where)
+
+
+def decoder_raw(cfg: ModelConfig) -> dict[str, Any]:
+    """The raw ``decoder.config`` object of ``cfg``'s VAE."""
+    return cfg.raw["model"]["pretransform"]["config"]["decoder"]["config"]
 
 
 def load_config(path: Path) -> ModelConfig:

@@ -82,3 +82,35 @@ def test_train_decoder_widen_decoder_from_the_command_line(tiny_model_dir, tmp_p
     r = _cli("train", "decoder", "--init", tiny_model_dir, "--widen-decoder", "65536,64,32,32,32", "--out", tmp_path / "h")
     assert r.returncode == 2 and "more than half of this machine's memory" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "h").exists()
+
+
+def test_vae_from_joins_a_widened_decoder_with_its_widths_but_not_another_latent_scale(tiny_model_dir, tmp_path):
+    from arc_edge.commands.train import take_vae
+
+    donor = load_model_dir(tiny_model_dir)
+    widen_pipeline_decoder(donor, WIDER)
+    with torch.no_grad():  # as training the widened decoder leaves it
+        for p in donor.pretransform.model.decoder.parameters():
+            p.add_(0.01)
+    save_model_dir(donor, tmp_path / "wide")
+    pipe = load_model_dir(tiny_model_dir)
+    dit_before = {k: v.clone() for k, v in pipe.model.state_dict().items()}
+    take_vae(pipe, tmp_path / "wide", tiny_model_dir)
+    assert decoder_widths(pipe.cfg.decoder) == WIDER
+    z = torch.randn(1, pipe.cfg.latent_dim, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = donor.decode(z)
+        assert torch.equal(pipe.decode(z), want)
+    assert all(torch.equal(v, dit_before[k]) for k, v in pipe.model.state_dict().items())
+    save_model_dir(pipe, tmp_path / "joined")  # what a train rf/arc run with --vae-from saves
+    assert _decoder_config(tmp_path / "joined") == _decoder_config(tmp_path / "wide")
+    with torch.no_grad():
+        assert torch.equal(load_model_dir(tmp_path / "joined").decode(z), want)
+
+    raw = json.loads((tmp_path / "wide" / "model_config.json").read_text())
+    raw["model"]["pretransform"]["scale"] = 2.0  # latents read at another scale than the DiT's
+    (tmp_path / "wide" / "model_config.json").write_text(json.dumps(raw))
+    pipe = load_model_dir(tiny_model_dir)
+    with pytest.raises(InputError, match="another VAE architecture"):
+        take_vae(pipe, tmp_path / "wide", tiny_model_dir)
+    assert decoder_widths(pipe.cfg.decoder) == [128, 64, 32, 16, 16]

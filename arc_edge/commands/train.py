@@ -83,29 +83,37 @@ def _pipeline_for(args: argparse.Namespace, stage: str):
 def take_vae(pipeline, donor_dir: Path, init_dir: Path) -> None:
     """Put the VAE of the model in ``donor_dir`` into ``pipeline``. The DiT side and the decoder are
     trained in separate runs (RF and ARC on cached latents never touch the VAE); this joins a DiT to a
-    decoder tuned after it. Refused unless the encoders are identical: the cached latents, and so the
+    decoder tuned after it, widened or not (``train decoder --widen-decoder``: the config then takes the
+    donor's decoder widths). Refused unless the encoders are identical: the cached latents, and so the
     DiT's, are that encoder's."""
+    import dataclasses
+
     import torch
 
-    from ..checkpoint import load_model_dir
+    from ..checkpoint import load_vae_dir
+    from ..config import decoder_raw, with_decoder
     from ..errors import ArcEdgeError, InputError
 
     if not Path(donor_dir).is_dir():
         raise InputError(f"--vae-from {donor_dir} is not a folder; give a trained model's directory (e.g. RUN/model)")
     try:
-        donor = load_model_dir(donor_dir)
+        dcfg, donor = load_vae_dir(donor_dir)
     except ArcEdgeError as exc:  # the loader's message names the file, not which option gave it
         raise type(exc)(f"--vae-from: {exc}") from None
-    cfg, dcfg = pipeline.cfg, donor.cfg
-    if (cfg.encoder, cfg.decoder, cfg.pretransform) != (dcfg.encoder, dcfg.decoder, dcfg.pretransform):
+    cfg = pipeline.cfg
+    widths_aside = dataclasses.replace(dcfg.decoder, channels=cfg.decoder.channels, c_mults=cfg.decoder.c_mults)
+    if (cfg.encoder, cfg.pretransform, cfg.decoder) != (dcfg.encoder, dcfg.pretransform, widths_aside):
         raise InputError(f"--vae-from {donor_dir} has another VAE architecture than --init {init_dir}; "
-                         "give a model of the same model_config")
-    mine, theirs = pipeline.pretransform.model.encoder.state_dict(), donor.pretransform.model.encoder.state_dict()
+                         "give a model of the same model_config (its decoder may be wider)")
+    mine, theirs = pipeline.pretransform.model.encoder.state_dict(), donor.model.encoder.state_dict()
     if any(not torch.equal(mine[k], theirs[k]) for k in mine):
         raise InputError(f"--vae-from {donor_dir} has another encoder than --init {init_dir}, so its decoder would "
                          "not read the latents this DiT makes; give a model whose decoder was tuned from this VAE "
                          "('train decoder' keeps the encoder)")
-    pipeline.pretransform.load_state_dict(donor.pretransform.state_dict())
+    if dcfg.decoder != cfg.decoder:
+        pipeline.cfg = with_decoder(cfg, decoder_raw(dcfg), f"--vae-from {donor_dir}'s decoder config")
+    pipeline.pretransform = donor
+    pipeline.apply_model_half()
 
 
 def _fresh_config(args: argparse.Namespace):

@@ -10,7 +10,6 @@ start to contribute as soon as training moves the weights that read them.
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
@@ -86,13 +85,11 @@ def widen_pipeline_decoder(pipeline, widths: list[int], seed: int = 0) -> None:
     """Give ``pipeline`` a decoder with blocks of ``widths`` output channels, rendering as before; its
     config (what a saved model records) says so."""
     from ..checkpoint import check_fits_in_memory
-    from ..config import parse_config
+    from ..config import decoder_raw, with_decoder
 
     channels, c_mults = widened_config(pipeline.cfg.decoder, widths)
-    raw = copy.deepcopy(pipeline.cfg.raw)
-    decoder_raw = raw["model"]["pretransform"]["config"]["decoder"]["config"]
-    decoder_raw["channels"], decoder_raw["c_mults"] = channels, c_mults
-    cfg = parse_config(raw, "the widened decoder's config")
+    widened = {**decoder_raw(pipeline.cfg), "channels": channels, "c_mults": c_mults}
+    cfg = with_decoder(pipeline.cfg, widened, "the widened decoder's config")
     check_fits_in_memory(cfg, f"--widen-decoder {','.join(map(str, widths))}")  # sized before any of it is made
     vae = pipeline.pretransform.model
     dtype = next(vae.decoder.parameters()).dtype
