@@ -250,6 +250,26 @@ def test_tolerances_make_the_dc_and_whine_terms_constraints_that_stop_pulling_on
     assert losses.whine_loss(loud, tone, tolerance=0.005).item() == pytest.approx(0.095, rel=1e-3)
 
 
+def test_whine_exponent_two_pulls_in_proportion_to_the_whine_and_one_pulls_alike_on_any_whine():
+    t = torch.arange(147 * 100) / 44100
+    tone = 0.5 * torch.sin(2 * math.pi * 300 * t)[None, None].repeat(1, 2, 1)
+    whine = torch.cos(2 * math.pi * 11025 * t)
+
+    def pull(amplitude: float, exponent: float) -> tuple[float, float]:
+        rendered = (tone + amplitude * whine).requires_grad_()
+        loss = losses.whine_loss(rendered, tone, exponent=exponent)
+        loss.backward()
+        return loss.item(), rendered.grad.norm().item()
+
+    # ratios 0.1 (-20 dB) and 0.001 (-60 dB)
+    (loud_rms, loud_pull), (faint_rms, faint_pull) = pull(0.05, 1.0), pull(0.0005, 1.0)
+    assert (loud_rms, faint_rms) == (pytest.approx(0.1, rel=1e-3), pytest.approx(0.001, rel=1e-2))
+    assert loud_pull == pytest.approx(faint_pull, rel=0.05)  # a norm: the same pull at any level
+    (loud_power, loud_pull), (faint_power, faint_pull) = pull(0.05, 2.0), pull(0.0005, 2.0)
+    assert (loud_power, faint_power) == (pytest.approx(0.01, rel=2e-3), pytest.approx(1e-6, rel=2e-2))
+    assert loud_pull / faint_pull == pytest.approx(100, rel=0.05)
+
+
 def test_log_floor_bounds_the_log_term_of_empty_bins():
     t = torch.arange(4096) / 44100
     tone = torch.sin(2 * math.pi * 440 * t)[None, None]

@@ -235,7 +235,7 @@ def periodic_part(x: torch.Tensor, period: int) -> torch.Tensor:
 
 
 def whine_loss(pred: torch.Tensor, target: torch.Tensor | None = None, period: int = WHINE_PERIOD,
-               noise_factor: float = 0.0, tolerance: float = 0.0) -> torch.Tensor:
+               noise_factor: float = 0.0, tolerance: float = 0.0, exponent: float = 1.0) -> torch.Tensor:
     """RMS of the difference between the reconstruction's and the reference's ``period``-periodic parts,
     relative to the reference's AC RMS, per clip, averaged: the upsampler's fixed whine at multiples of
     sr / period (the magnitude terms let it through: under their log floor, or beside a loud partial).
@@ -250,7 +250,8 @@ def whine_loss(pred: torch.Tensor, target: torch.Tensor | None = None, period: i
 
     Each clip's ratio counts only beyond ``tolerance``: the term is a norm, so below it its gradient
     does not shrink (at step 9's decoder the tones sat at 0.001-0.004, -50 dB and under, and the term
-    still took most of every clipped update)."""
+    still took most of every clipped update). With ``exponent`` 2 the term is the power ratio instead,
+    whose gradient shrinks with the whine: it pulls hard on a loud whine and little on a faint one."""
     def periodic_power(p: int) -> torch.Tensor:
         return periodic_part(residual, p).pow(2).mean((1, 2))
 
@@ -263,7 +264,7 @@ def whine_loss(pred: torch.Tensor, target: torch.Tensor | None = None, period: i
         periodic = F.relu(periodic - noise_factor * incoherent)
     power = (reference - reference.mean(-1, keepdim=True)).pow(2).mean((1, 2))
     ratio = (periodic / (power + 1e-6) + 1e-12).sqrt()  # 1e-12: a finite gradient at 0
-    return F.relu(ratio - tolerance).mean()
+    return F.relu(ratio - tolerance).pow(exponent).mean()
 
 
 def peak_loss(pred: torch.Tensor, limit: float = PEAK_LIMIT) -> torch.Tensor:

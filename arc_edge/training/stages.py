@@ -147,7 +147,8 @@ class VAEStage:
         dc_tolerance = self.opts.dc_tolerance
         if self.opts.dc_weight > 0:
             terms["dc"] = (self.opts.dc_weight, losses.dc_loss(recon, audio, dc_tolerance))
-        whine = {"noise_factor": self.opts.whine_noise_factor, "tolerance": self.opts.whine_tolerance}
+        whine = {"noise_factor": self.opts.whine_noise_factor, "tolerance": self.opts.whine_tolerance,
+                 "exponent": self.opts.whine_exponent}
         if self.opts.whine_weight > 0:
             terms["whine"] = (self.opts.whine_weight, losses.whine_loss(recon, audio, **whine))
         if self.opts.peak_weight > 0:
