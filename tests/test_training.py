@@ -231,6 +231,25 @@ def test_whine_noise_factor_leaves_unmatched_noise_free_and_keeps_a_real_whine()
     assert losses.whine_loss(tone + whine, tone, noise_factor=3.0).item() == pytest.approx(0.1, rel=1e-3)
 
 
+def test_buzz_term_counts_noise_that_repeats_but_not_noise_rendered_fresh_nor_a_matched_tone():
+    gen = torch.Generator().manual_seed(0)
+    reference = 0.3 * torch.randn(1, 2, 16384, generator=gen)
+    buzzing = (0.3 * torch.randn(1, 2, 512, generator=gen)).repeat(1, 1, 32)  # the same 512 samples over and over
+    fresh = 0.3 * torch.randn(1, 2, 16384, generator=gen)  # right in level, not sample for sample
+    assert losses.buzz_loss(buzzing, reference, 512).item() > 0.5  # about the whole clip's RMS
+    assert losses.buzz_loss(fresh, reference, 512).item() < 1e-3
+    t = torch.arange(16384) / 44100
+    tone = (0.5 * torch.sin(2 * math.pi * 44100 / 256 * t))[None, None].repeat(1, 2, 1)  # repeats every 256 samples
+    assert losses.buzz_loss(tone, tone, 512).item() < 1e-5
+    assert losses.buzz_loss(tone + buzzing, tone, 512).item() > 0.3
+
+
+def test_buzz_period_longer_than_half_the_crop_is_refused_before_anything_is_written(tiny_model_dir, tmp_path):
+    r = _cli("train", "decoder", "--init", tiny_model_dir, "--set", "buzz_weight=1", "--set", "buzz_period=8192",
+             "--set", "crop=16384", "--out", tmp_path / "run")
+    assert r.returncode == 2 and "--set buzz_period=8191 or less" in r.stderr and not (tmp_path / "run").exists()
+
+
 def test_tolerances_make_the_dc_and_whine_terms_constraints_that_stop_pulling_once_met():
     t = torch.arange(147 * 100) / 44100  # whole periods of 300 Hz: the tone's own mean is zero
     tone = 0.5 * torch.sin(2 * math.pi * 300 * t)[None, None].repeat(1, 2, 1)
@@ -359,6 +378,8 @@ def test_vae_stage_trains_on_the_transport_and_whine_terms_when_weighted(tiny_cf
     assert logged["transport"] > 0 and logged["whine"] > 0
     expected = logged["stft"] + 1e-4 * logged["kl"] + 5 * logged["transport"] + 3 * logged["whine"]
     assert logged["loss"] == pytest.approx(expected, rel=1e-5)
+    buzzed = first_step(buzz_weight=7.0, buzz_period=256)
+    assert buzzed["buzz"] > 1e-5 and buzzed["loss"] == pytest.approx(expected + 7 * buzzed["buzz"], rel=1e-5)
     # the factor reaches the term (and nothing else): it takes the incoherent part of the residual out
     floored = first_step(whine_noise_factor=100.0)
     assert floored["whine"] < logged["whine"] - 0.01  # unwired, the two runs would log the same whine

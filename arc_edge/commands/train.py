@@ -135,6 +135,10 @@ def check_crops(opts, hop: int) -> None:
             whole = max(hop, round(crop / hop) * hop)
             raise InputError(f"{name} = {crop} is not a whole number of the model's {hop}-sample latent frames; "
                              f"pass a multiple of {hop}, e.g. --set {name}={whole}")
+    crop, period = getattr(opts, "crop", 0), getattr(opts, "buzz_period", 0)
+    if getattr(opts, "buzz_weight", 0) > 0 and 2 * (period + 1) > crop:  # the term compares 2+ repeats
+        raise InputError(f"buzz_period = {period} needs crops of at least two periods and one sample more; "
+                         f"pass --set buzz_period={max(2, crop // 2 - 1)} or less, or a longer crop")
 
 
 def check_tone_share(spec: str, steady_tone_share: float) -> None:

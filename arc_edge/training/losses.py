@@ -267,6 +267,16 @@ def whine_loss(pred: torch.Tensor, target: torch.Tensor | None = None, period: i
     return F.relu(ratio - tolerance).pow(exponent).mean()
 
 
+BUZZ_NOISE_FACTOR = 3.0  # noise is the buzz term's very case: an incoherent residual must not count
+
+
+def buzz_loss(pred: torch.Tensor, target: torch.Tensor, period: int) -> torch.Tensor:
+    """``whine_loss`` at ``period`` samples with an incoherent floor: what the reconstruction repeats every
+    ``period`` samples beyond the reference, over the reference's AC RMS. A reference's own repeating
+    tone is matched, not penalised; noise rendered right in level but not sample for sample is free."""
+    return whine_loss(pred, target, period=period, noise_factor=BUZZ_NOISE_FACTOR)
+
+
 def peak_loss(pred: torch.Tensor, limit: float = PEAK_LIMIT) -> torch.Tensor:
     """How far each channel's largest |sample| goes past ``limit``, averaged over clips and channels:
     what a written file would clip (the eval counts a sample at full scale as clipping)."""

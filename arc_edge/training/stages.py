@@ -153,6 +153,8 @@ class VAEStage:
             terms["whine"] = (self.opts.whine_weight, losses.whine_loss(recon, audio, **whine))
         if self.opts.peak_weight > 0:
             terms["peak"] = (self.opts.peak_weight, losses.peak_loss(recon))
+        if self.opts.buzz_weight > 0:
+            terms["buzz"] = (self.opts.buzz_weight, losses.buzz_loss(recon, audio, self.opts.buzz_period))
         if decoded is not None:  # no reference: a clean render has no DC, no whine, no overshoot
             terms["generated_dc"] = (self.opts.dc_weight,
                                      losses.dc_loss(decoded, torch.zeros_like(decoded), dc_tolerance))
