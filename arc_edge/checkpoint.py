@@ -146,18 +146,28 @@ def _load_text_encoder(cfg: ModelConfig, t5_dir: Path) -> tuple[TextEncoder, Pro
     return TextEncoder(t5.eval()), tokenizer
 
 
-def load_model_dir(model_dir: Path, t5_dir: Path | None = None) -> ArcPipeline:
-    model_dir = Path(model_dir)
+def _model_dir_config(model_dir: Path) -> ModelConfig:
     if not model_dir.is_dir():
         raise CheckpointError(f"model directory {model_dir} does not exist")
-    cfg = load_config(model_dir / CONFIG_FILE)
+    return load_config(model_dir / CONFIG_FILE)
+
+
+def _read_checked_weights(model_dir: Path, expected: dict[str, torch.Tensor], prefix: str = ""
+                          ) -> dict[str, torch.Tensor]:
+    """The weights file's tensors whose keys start with ``prefix``, checked against ``expected`` (one error
+    for every missing, unexpected or mis-shaped key) and cast to its dtypes."""
+    state = {k: v for k, v in _read_state_dict(model_dir).items() if k.startswith(prefix)}
+    check_state_dict(expected, state, str(model_dir))
+    return as_float32(state, expected, str(model_dir / WEIGHTS_FILE))
+
+
+def load_model_dir(model_dir: Path, t5_dir: Path | None = None) -> ArcPipeline:
+    model_dir = Path(model_dir)
+    cfg = _model_dir_config(model_dir)
     text_encoder, tokenizer = _load_text_encoder(cfg, Path(t5_dir) if t5_dir else model_dir / T5_DIR)
     with torch.device("meta"):
         pipeline = ArcPipeline(cfg, text_encoder=None)
-    state = _read_state_dict(model_dir)
-    expected = pipeline.checkpoint_state_dict()
-    check_state_dict(expected, state, str(model_dir))
-    state = as_float32(state, expected, str(model_dir / WEIGHTS_FILE))
+    state = _read_checked_weights(model_dir, pipeline.checkpoint_state_dict())
     pipeline.text_encoder = text_encoder
     pipeline.load_state_dict(state, strict=False, assign=True)
     pipeline.tokenizer = tokenizer
@@ -167,15 +177,11 @@ def load_model_dir(model_dir: Path, t5_dir: Path | None = None) -> ArcPipeline:
 def load_vae_dir(model_dir: Path) -> tuple[ModelConfig, Pretransform]:
     """The VAE of the model in ``model_dir`` alone, with the model's config: no T5 and no DiT are built."""
     model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise CheckpointError(f"model directory {model_dir} does not exist")
-    cfg = load_config(model_dir / CONFIG_FILE)
+    cfg = _model_dir_config(model_dir)
     with torch.device("meta"):
         vae = Pretransform(cfg.encoder, cfg.decoder)
     expected = {PRETRANSFORM_PREFIX + k: v for k, v in vae.state_dict().items()}
-    state = {k: v for k, v in _read_state_dict(model_dir).items() if k.startswith(PRETRANSFORM_PREFIX)}
-    check_state_dict(expected, state, str(model_dir))
-    state = as_float32(state, expected, str(model_dir / WEIGHTS_FILE))
+    state = _read_checked_weights(model_dir, expected, PRETRANSFORM_PREFIX)
     vae.load_state_dict({k.removeprefix(PRETRANSFORM_PREFIX): v for k, v in state.items()}, assign=True)
     return cfg, vae.eval()
 
