@@ -1153,13 +1153,66 @@ def test_train_default_runs_the_recipes_decoder_table_last_on_the_decoder_alone(
     changed = {k for k in old if not torch.equal(old[k], new[k])}
     assert changed and all(k.startswith("pretransform.model.decoder.") for k in changed)
     # 'train decoder' runs the same table on any finished model: here it repeats the default's last stage
+    # (on the default's data: frame-locked tones)
     r = _cli("train", "decoder", "--init", tmp_path / "run" / "arc" / "model", "--recipe", recipe,
-             "--out", tmp_path / "again")
+             "--data", "procedural-grid", "--out", tmp_path / "again")
     assert r.returncode == 0, r.stderr
     again = load_model_dir(tmp_path / "again" / "model").state_dict()
     assert all(torch.equal(again[k], new[k]) for k in new)
     r = _cli("train", "decoder", "--out", tmp_path / "no_init")
     assert r.returncode == 2 and "needs --init" in r.stderr and not (tmp_path / "no_init").exists()
+
+
+def test_train_default_runs_a_tables_phases_as_one_run_resumed_with_their_options(tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    small = "dataset_size = 2\nbatch_size = "
+    recipe.write_text(f"[vae]\nsteps = 1\n{small}1\ncrop = 8192\nkl_weight = 0.5\nmse_weight = 3.0\n"
+                      "[[vae.then]]\nsteps = 2\nkl_weight = 0.25\n[[vae.then]]\nsteps = 3\nmse_weight = 1.0\n"
+                      f"[rf]\nsteps = 1\n{small}2\n[[rf.then]]\nsteps = 2\nword_dropout = 0.15\n"
+                      f"[arc]\nsteps = 1\n{small}2\n")
+    r = _cli("train", "default", "--recipe", recipe, "--out", tmp_path / "run")
+    assert r.returncode == 0, r.stderr
+    assert "goes on in" not in r.stdout  # the note is for single-stage runs of a phased table
+    vae = tmp_path / "run" / "vae"
+    recorded = json.loads((vae / "recipe.json").read_text())
+    # each phase keeps what the phases before it set and changes only what it names
+    assert (recorded["steps"], recorded["kl_weight"], recorded["mse_weight"], recorded["crop"]) == (3, 0.25, 1.0, 8192)
+    assert recorded["data"] == "procedural-grid"  # the default model's data unless --data says otherwise
+    assert [int(row.split(",")[0]) for row in (vae / "metrics.csv").read_text().splitlines()[1:]] == [1, 2, 3]
+    rf = json.loads((tmp_path / "run" / "rf" / "recipe.json").read_text())
+    assert (rf["steps"], rf["word_dropout"]) == (2, 0.15) and load_checkpoint(tmp_path / "run" / "rf")["step"] == 2
+    # the same as the stage commands a user would run by hand: the first phase, then resumes with each phase's changes
+    manual = tmp_path / "manual"
+    steps = [("--recipe", recipe, "--data", "procedural-grid", "--steps", "1"),
+             ("--resume", "--steps", "2", "--set", "kl_weight=0.25"), ("--resume", "--steps", "3", "--set", "mse_weight=1.0")]
+    for i, extra in enumerate(steps):
+        r = _cli("train", "vae", "--out", manual, *extra)
+        assert r.returncode == 0, r.stderr
+        assert ("goes on in 2 more phase(s)" in r.stdout) == (i == 0)
+    ours, theirs = load_model_dir(vae / "model").state_dict(), load_model_dir(manual / "model").state_dict()
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    # a resumed default run skips the phases it has finished and leaves their weights as they were
+    r = _cli("train", "default", "--recipe", recipe, "--out", tmp_path / "run", "--resume")
+    assert r.returncode == 0, r.stderr
+    assert all(torch.equal(ours[k], v) for k, v in load_model_dir(vae / "model").state_dict().items())
+
+
+@pytest.mark.parametrize("phases, message", [
+    ("[[vae.then]]\nsteps = 1\n", "phase 2 needs steps"),   # not past the table's own 2 steps
+    ("[[vae.then]]\nkl_weight = 0.1\n", "phase 2 needs steps"),
+    ("[[vae.then]]\nsteps = 3\n[[vae.then]]\nsteps = 3\n", "phase 3 needs steps"),
+    ("[vae.then]\nsteps = 3\n", "array of tables"),
+    ("[[vae.then]]\nsteps = 3\nkl_wieght = 0.1\n", "[vae] phase 2: unknown option(s) kl_wieght"),
+])
+def test_a_broken_phase_is_a_one_line_error_before_anything_is_written(tmp_path, phases, message):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(f"[vae]\nsteps = 2\n{phases}")
+    r = _cli("train", "default", "--recipe", recipe, "--out", tmp_path / "run")
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    recipe.write_text("[vae]\nsteps = 2\n[[vae.then]]\nsteps = 3\n")
+    r = _cli("train", "default", "--recipe", recipe, "--steps", "5", "--out", tmp_path / "run")
+    assert r.returncode == 2 and "--steps would end every phase" in r.stderr and not (tmp_path / "run").exists()
 
 
 def test_a_decoder_table_that_would_move_the_latents_is_refused(tmp_path):

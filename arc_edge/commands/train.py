@@ -20,8 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("stage", choices=STAGES, help="what to train")
     p.add_argument("--recipe", type=Path, default=None, help="TOML recipe (default: the built-in default.toml)")
     p.add_argument("--data", default=None,
-                   help="'procedural' (default), 'procedural-grid' (the same sounds with every tone frame-locked: its "
-                        "frequency a multiple of the latent frame rate, its phase 0), a manifest (.jsonl/.csv: path, "
+                   help="'procedural' (default; 'train default': procedural-grid), 'procedural-grid' (the same sounds "
+                        "with every tone frame-locked: its frequency a multiple of the latent frame rate, its phase 0), "
+                        "a manifest (.jsonl/.csv: path, "
                         "caption[, seconds]) or a latent cache dir; --resume uses the run's own")
     p.add_argument("--init", type=Path, default=None, help="model directory to start from (rf, arc, decoder, encode)")
     p.add_argument("--t5", type=Path, default=None, help="local T5 folder for --init (default: INIT/t5)")
@@ -227,29 +228,35 @@ def _resumed_data(args: argparse.Namespace, record: dict) -> str:
     return recorded or given or "procedural"
 
 
-def _stage_options(args: argparse.Namespace, stage: str, record: dict, table: str):
-    """The stage's options (from the recipe's ``table``): a resume continues on the run's recorded ones,
-    changed only by what this command gives (--recipe, --set, --steps, --batch-size), and says which it changed."""
+def _stage_options(args: argparse.Namespace, stage: str, record: dict, table: str, phase: int = 0):
+    """The stage's options (from the recipe's ``table``, at ``phase``): a resume continues on the run's recorded
+    ones, changed only by what this command gives (--recipe, --set, --steps, --batch-size), and says which it
+    changed."""
     from dataclasses import asdict
 
     from ..training.distributed import launched_as_rank_zero
     from ..training.loop import RUN_RECORD
-    from ..training.recipe import builtin_recipe, changed_options, load_recipe, recorded_options
+    from ..training.recipe import builtin_recipe, changed_options, load_recipe, phase_count, recorded_options
 
     flags = {"steps": args.steps, "batch_size": args.batch_size}
     overrides = {**parse_overrides(args.set), **{k: v for k, v in flags.items() if v is not None}}
+    recipe = args.recipe or builtin_recipe("default")
+    phases = phase_count(recipe, table)
+    if phases > 1 and not getattr(args, "phased", False) and not args.resume and launched_as_rank_zero():
+        print(f"note: the recipe's [{table}] goes on in {phases - 1} more phase(s), which 'train default' runs; "
+              f"this run is its first (resume it with a phase's options to go on)")
     recorded = recorded_options(record, stage, str(args.out / RUN_RECORD)) if args.resume else None
     if recorded is None:
-        return load_recipe(args.recipe or builtin_recipe("default"), table, overrides)
-    opts = load_recipe(args.recipe, table, overrides, base=asdict(recorded))
+        return load_recipe(recipe, table, overrides, phase=phase)
+    opts = load_recipe(args.recipe, table, overrides, base=asdict(recorded), phase=phase)
     changed = [c for c in changed_options(recorded, opts) if not c.startswith("steps ")]
     if changed and launched_as_rank_zero():  # under torchrun, said once
         print(f"resuming {args.out} with changed options: {'; '.join(changed)}")
     return opts
 
 
-def run_stage(args: argparse.Namespace, stage: str, table: str | None = None) -> Path:
-    """Train ``stage`` with the options of the recipe's ``table`` (default: the stage's own)."""
+def run_stage(args: argparse.Namespace, stage: str, table: str | None = None, phase: int = 0) -> Path:
+    """Train ``stage`` with the options of the recipe's ``table`` (default: the stage's own) at ``phase``."""
     import json
 
     from ..config import parse_config
@@ -261,7 +268,7 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None) ->
     if args.widen_decoder is not None and args.resume:
         raise InputError("--widen-decoder applies when a run starts; a resumed run keeps the decoder it began with")
     record = read_run_record(args.out) if args.resume else {}
-    opts = _stage_options(args, stage, record, table or stage)
+    opts = _stage_options(args, stage, record, table or stage, phase)
     pipeline, ckpt = None, None
     if args.resume:  # read once: it holds the config the data needs and everything train() resumes
         ckpt = load_checkpoint(args.out, stage)  # before the data: a wrong stage is the error to report
@@ -294,40 +301,60 @@ def run_encode(args: argparse.Namespace) -> Path:
     return args.out
 
 
+DEFAULT_RECIPE_DATA = "procedural-grid"  # the default model's data: tones frame-locked (model card, step 5)
+
+
 def run_default(args: argparse.Namespace) -> Path:
     """vae -> encode -> rf -> arc (-> decoder, when the recipe has that table) with the built-in recipe or
-    --recipe, each in a sub-folder of --out."""
+    --recipe, each in a sub-folder of --out, each table in its phases."""
     from ..errors import InputError
-    from ..training.recipe import builtin_recipe, load_recipe, recipe_tables
+    from ..training.loop import load_checkpoint
+    from ..training.recipe import builtin_recipe, load_recipe, phase_count, phase_steps, recipe_tables
 
     if args.set:
         raise InputError("--set overrides one stage; for 'train default' write a recipe and pass --recipe FILE")
     recipe = args.recipe or builtin_recipe("default")
     tables = recipe_tables(recipe)
-    # every table checked now, not when its stage starts an hour in (a run from --init: at its start)
+    phases = {table: phase_count(recipe, table) for table in tables}
+    if args.steps is not None and max(phases.values()) > 1:
+        raise InputError("--steps would end every phase of the recipe at one step; write the steps into a copy of "
+                         "the recipe and pass --recipe FILE")
+    data = args.data or DEFAULT_RECIPE_DATA
+    # every table and phase checked now, not when its stage starts an hour in (a run from --init: at its start)
     hop = _fresh_config(args).downsampling_ratio if args.init is None else None
     for table in tables:
-        opts = load_recipe(recipe, table)
-        check_tone_share(args.data or "procedural", getattr(opts, "steady_tone_share", 0.0))
-        if hop:
-            check_crops(opts, hop)
+        for phase in range(phases[table]):
+            opts = load_recipe(recipe, table, phase=phase)
+            check_tone_share(data, getattr(opts, "steady_tone_share", 0.0))
+            if hop:
+                check_crops(opts, hop)
     base = args.out
     _prepare_out(argparse.Namespace(out=base, resume=args.resume, force=args.force))
 
     def sub(stage: str, **kw) -> argparse.Namespace:
-        ns = argparse.Namespace(**{**vars(args), "out": base / stage, "force": False, **kw})
+        ns = argparse.Namespace(**{**vars(args), "out": base / stage, "force": False, "recipe": recipe,
+                                   "data": data, "phased": True, **kw})
         ns.resume = args.resume and (base / stage / "checkpoint.pt").is_file()
         return ns
 
-    vae_model = run_stage(sub("vae"), "vae")
+    def run_phases(stage: str, table: str, **kw) -> Path:
+        for phase in range(phases[table]):
+            ns = sub(table, **kw)
+            if ns.resume and load_checkpoint(ns.out, stage)["step"] >= phase_steps(recipe, table, phase):
+                continue  # a resumed 'train default' skips the phases its run has finished
+            ns.resume = ns.resume or phase > 0  # each later phase goes on from where the one before ended
+            run_stage(ns, stage, table, phase)
+        return base / table / "model"
+
+    vae_model = run_phases("vae", "vae")
     if not (base / "latents").is_dir():  # the DiT learns the procedural captions, frame-locked if the VAE's were
-        run_encode(sub("latents", init=vae_model, data=args.data if args.data in PROCEDURAL_DATA else "procedural"))
-    rf_model = run_stage(sub("rf", init=vae_model, data=str(base / "latents")), "rf")
-    arc_model = run_stage(sub("arc", init=rf_model, data=str(base / "latents")), "arc")
+        run_encode(sub("latents", init=vae_model, data=data if data in PROCEDURAL_DATA else "procedural"))
+    rf_model = run_phases("rf", "rf", init=vae_model, data=str(base / "latents"))
+    arc_model = run_phases("arc", "arc", init=rf_model, data=str(base / "latents"))
     if "decoder" not in tables:
         return arc_model
     # the decoder fine-tuned under the finished DiT: it sees the audio data again, its encoder frozen
-    return run_stage(sub("decoder", init=arc_model), "vae", table="decoder")
+    return run_phases("vae", "decoder", init=arc_model)
 
 
 def _refuse_unused(args: argparse.Namespace, stage: str, options: tuple[str, ...]) -> None:

@@ -1,5 +1,9 @@
 """Training recipes: TOML files with one table per stage; every field has a documented default.
 
+A stage's table may go on in phases (``[[vae.then]]``: an array of tables under the stage's): each
+phase continues the same run (its optimiser and step count) to its own ``steps``, with the options
+it names changed and the rest as the phase before left them. ``train default`` runs them in order.
+
 Every option is typed and bounded: a recipe value or a ``--set KEY=VALUE`` of the wrong type, a NaN,
 an infinity or a value outside its range is a one-line error naming the option, before the run
 directory exists.
@@ -182,6 +186,7 @@ STAGE_OPTIONS = {"vae": VAEOptions, "rf": RFOptions, "arc": ARCOptions}
 # decoder alone (the DiT was trained on the encoder's latents, so those must not move)
 TABLE_STAGE = {"vae": "vae", "rf": "rf", "arc": "arc", "decoder": "vae"}
 TABLE_DEFAULTS = {"decoder": {"freeze_encoder": True}}
+PHASES_KEY = "then"
 
 
 def _check_number(name: str, value: Any, kind: type, meta: dict, where: str) -> Any:
@@ -260,7 +265,7 @@ def _build(cls: type, table: dict[str, Any], where: str):
 
 
 def recipe_tables(path: Path) -> dict[str, Any]:
-    """The tables of a recipe file, checked to be known tables of options."""
+    """The tables of a recipe file, checked to be known tables of options (phases under ``then``)."""
     try:
         raw = tomllib.loads(read_text(path, "training recipe", max_bytes=1 << 20))
     except tomllib.TOMLDecodeError as exc:
@@ -272,19 +277,52 @@ def recipe_tables(path: Path) -> dict[str, Any]:
     for name, table in raw.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{name}] must be a table of options")
+        _check_phases(name, table, path)
     return raw
 
 
+def _check_phases(name: str, table: dict[str, Any], path: Path) -> None:
+    """``then`` must be tables, each naming the step its phase ends at, later than the phase before."""
+    phases = table.get(PHASES_KEY, [])
+    if not isinstance(phases, list) or not all(isinstance(p, dict) for p in phases):
+        raise ConfigError(f"{path}: [{name}] {PHASES_KEY} must be an array of tables ([[{name}.{PHASES_KEY}]])")
+    previous = table.get("steps", STAGE_OPTIONS[TABLE_STAGE[name]]().steps)
+    for i, phase in enumerate(phases, start=2):  # the table itself is phase 1
+        steps = phase.get("steps")
+        if isinstance(steps, bool) or not isinstance(steps, int) or not isinstance(previous, int) or steps <= previous:
+            raise ConfigError(f"{path}: [[{name}.{PHASES_KEY}]] phase {i} needs steps, the step it ends at, above "
+                              f"the {previous!r} its run has reached by then (got {steps!r})")
+        previous = steps
+
+
+def phase_count(path: Path, table_name: str) -> int:
+    """How many phases the recipe's table runs in: 1, and one per ``then`` entry."""
+    return 1 + len(recipe_tables(Path(path)).get(table_name, {}).get(PHASES_KEY, []))
+
+
+def phase_steps(path: Path, table_name: str, phase: int) -> int:
+    """The step at which ``phase`` of the recipe's table ends."""
+    return load_recipe(path, table_name, phase=phase).steps
+
+
 def load_recipe(path: Path | None, table_name: str, overrides: dict[str, Any] | None = None,
-                base: dict[str, Any] | None = None):
+                base: dict[str, Any] | None = None, phase: int = 0):
     """Options for the recipe table ``table_name`` (a stage, or "decoder"): ``base`` (checked options, e.g. a
-    resumed run's), then the recipe's table (defaults where neither sets one), then ``overrides``."""
+    resumed run's), then the recipe's table (defaults where neither sets one) with its first ``phase``
+    phases laid over it in order, then ``overrides``."""
     cls = STAGE_OPTIONS[TABLE_STAGE[table_name]]
     # a bad --set is named as the user wrote it, not as a fault of the recipe file it overrides
     overrides = _checked_values(cls, overrides or {}, "--set")
-    table = recipe_tables(Path(path)).get(table_name, {}) if path is not None else {}
+    table = dict(recipe_tables(Path(path)).get(table_name, {})) if path is not None else {}
+    phases = table.pop(PHASES_KEY, [])
+    if phase > len(phases):
+        raise ConfigError(f"{path} [{table_name}] has {len(phases)} further phase(s), not {phase}")
+    for later in phases[:phase]:
+        table.update(later)
     table = {**TABLE_DEFAULTS.get(table_name, {}), **(base or {}), **table, **overrides}
     where = f"recipe [{table_name}]" if path is None else f"{path} [{table_name}]"
+    if phase:
+        where += f" phase {phase + 1}"
     opts = _build(cls, table, where)
     if table_name == "decoder" and not opts.freeze_encoder:
         raise ConfigError(f"{where}: freeze_encoder = false would move the latents the DiT was trained on; "
