@@ -142,17 +142,38 @@ def check_crops(opts, hop: int) -> None:
                          f"pass --set buzz_period={max(2, crop // 2 - 1)} or less, or a longer crop")
 
 
-def check_tone_share(spec: str, steady_tone_share: float) -> None:
+TONE_OPTIONS = ("steady_tone_share", "tone_warmup_steps")  # procedural tones mixed into a VAE stage's data
+
+
+def tone_options_for(spec: str, opts, given: set[str]):
+    """-> (the options a stage trains with on --data ``spec``, the tone options it leaves out). The procedural
+    tones go into the built-in data only: with other data, a tone option given with --set is refused, and one
+    the recipe sets (the default's [vae] sets both) is left out (set to 0, as the run records it)."""
+    from dataclasses import replace
+
     from ..errors import InputError
 
-    if spec not in PROCEDURAL_DATA and steady_tone_share > 0:
-        raise InputError(f"steady_tone_share mixes tones into the procedural data, not into --data {spec}; "
-                         "pass --set steady_tone_share=0 (or, for 'train default', set it to 0 in the recipe)")
+    used = [name for name in TONE_OPTIONS if getattr(opts, name, 0) > 0]
+    if spec in PROCEDURAL_DATA or not used:
+        return opts, []
+    for name in used:
+        if name in given:
+            raise InputError(f"{name} mixes procedural tones into the built-in data, not into --data {spec}; "
+                             f"drop --set {name}=...")
+    return replace(opts, **dict.fromkeys(used, 0)), [f"{name} = {getattr(opts, name)}" for name in used]
+
+
+def note_unused_tone_options(spec: str, unused: list[str]) -> None:
+    from ..training.distributed import launched_as_rank_zero
+
+    if unused and launched_as_rank_zero():
+        print(f"note: {' and '.join(unused)} (the recipe's) mix procedural tones into the built-in data only; "
+              f"not used with --data {spec}")
 
 
 def note_unused_caption_options(spec: str, caption_variants: int, irrelevant_word_share: float) -> None:
-    """Said, not refused (as steady_tone_share is): the default recipe's [rf] sets both options, and a
-    manifest's captions are used as written."""
+    """Said, not refused: the default recipe's [rf] sets both options, and a manifest's captions are used as
+    written."""
     from ..training.distributed import launched_as_rank_zero
     from ..training.recipe import CaptionOptions
 
@@ -180,7 +201,6 @@ def make_dataset(spec: str, cfg, size: int, seed: int, latents_allowed: bool = T
         return ProceduralDataset(size, cfg.sample_size, cfg.sample_rate, seed=seed, caption_variants=caption_variants,
                                  steady_tone_share=steady_tone_share, frame_rate=frame_rate,
                                  irrelevant_word_share=irrelevant_word_share)
-    check_tone_share(spec, steady_tone_share)
     path = Path(spec)
     if path.is_dir():
         if not latents_allowed:
@@ -281,10 +301,12 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None, ph
         cfg = pipeline.cfg
     check_crops(opts, cfg.downsampling_ratio)
     spec = _resumed_data(args, record) if args.resume else data_spec(args.data or "procedural")
+    opts, unused_tones = tone_options_for(spec, opts, set(parse_overrides(args.set)))
     data = make_dataset(spec, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
                         caption_variants=getattr(opts, "caption_variants", 1),
                         steady_tone_share=getattr(opts, "steady_tone_share", 0.0),
                         irrelevant_word_share=getattr(opts, "irrelevant_word_share", 0.0))
+    note_unused_tone_options(spec, unused_tones)  # once the data is read: a bad --data is the error to report
     _prepare_out(args)
     return train(stage, pipeline, opts, data, args.out, ckpt, data_spec=spec)
 
@@ -325,7 +347,6 @@ def run_default(args: argparse.Namespace) -> Path:
     for table in tables:
         for phase in range(phases[table]):
             opts = load_recipe(recipe, table, phase=phase)
-            check_tone_share(data, getattr(opts, "steady_tone_share", 0.0))
             if hop:
                 check_crops(opts, hop)
     base = args.out
