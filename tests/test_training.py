@@ -578,6 +578,21 @@ def test_vae_tone_warmup_steps_draw_only_steady_tones_then_the_given_data(tiny_c
         stage.step(step_generator(0, 2, 0), 2)
 
 
+def test_vae_tone_warmup_plays_its_tones_on_the_datas_frame_grid(tiny_cfg, tmp_path):
+    from arc_edge.commands.train import make_dataset
+
+    hop, sr = tiny_cfg.downsampling_ratio, tiny_cfg.sample_rate
+    opts = VAEOptions(tone_warmup_steps=2, dataset_size=40)
+    for name, locked in (("procedural-grid", True), ("procedural", False)):
+        stage = VAEStage(_fresh(tiny_cfg), opts, CPU, make_dataset(name, tiny_cfg, 4, 0), tmp_path, fresh=True)
+        specs = [stage.warmup_tones.example(i)[0] for i in range(40)]
+        assert _steady_sine_share(specs) == 1.0
+        on_grid = [(s.frequency * hop / sr) == round(s.frequency * hop / sr) for s in specs]
+        assert all(on_grid) if locked else not any(on_grid)
+        audio = stage.warmup_tones[0]["audio"].numpy()  # frame-locked: every frame before the release repeats
+        assert np.array_equal(audio[:, :hop], audio[:, hop:2 * hop]) == locked
+
+
 def test_unit_latents_sets_the_pretransform_scale_so_the_datas_latents_have_unit_std(tiny_cfg, tmp_path):
     data = ProceduralDataset(12, 8192, tiny_cfg.sample_rate)
     pipe = _fresh(tiny_cfg)

@@ -104,8 +104,10 @@ class VAEStage:
         self.discriminator = (wrap(MultiResolutionDiscriminator(cfg.audio_channels).to(env.device).train(), env)
                               if opts.adversarial_weight > 0 or opts.feature_matching_weight > 0 else None)
         self.opt_d = None if self.discriminator is None else _adamw(self.discriminator, opts.lr, opts.weight_decay)
+        # on the data's frame grid when it has one (procedural-grid): the warm-up teaches the tones the data plays
         self.warmup_tones = (ProceduralDataset(opts.dataset_size, cfg.sample_size, cfg.sample_rate, seed=opts.seed,
-                                               steady_tone_share=1.0) if opts.tone_warmup_steps else None)
+                                               steady_tone_share=1.0, frame_rate=getattr(data, "frame_rate", None))
+                             if opts.tone_warmup_steps else None)
 
     def step(self, gen: torch.Generator, index: int) -> dict[str, float]:
         data = self.warmup_tones if index < self.opts.tone_warmup_steps else self.data
