@@ -49,11 +49,16 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("arc_edge").joinpath("default_model")))
 
 
-def _read_state_dict(model_dir: Path) -> dict[str, torch.Tensor]:
+def _read_state_dict(model_dir: Path, prefix: str = "") -> dict[str, torch.Tensor]:
+    """The weights file's tensors whose keys start with ``prefix``; from safetensors only those are read
+    (the VAE alone is a tenth of the official checkpoint)."""
     weights = model_dir / WEIGHTS_FILE
     if weights.is_file():
         try:
-            return load_file(str(weights))
+            if not prefix:
+                return load_file(str(weights))
+            with safe_open(str(weights), framework="pt") as f:
+                return {k: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}  # noqa: SIM118 (not iterable)
         except Exception as exc:  # safetensors raises several types for corrupt files
             raise CheckpointError(f"{weights} could not be read ({first_line(exc)}); re-download or re-save it") from None
     ckpts = sorted(model_dir.glob("*.ckpt"))
@@ -67,7 +72,7 @@ def _read_state_dict(model_dir: Path) -> dict[str, torch.Tensor]:
         if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                                   for k, v in state.items()):
             raise CheckpointError(f"{ckpts[0]} holds no state dict of named tensors; convert it to safetensors")
-        return state
+        return {k: v for k, v in state.items() if k.startswith(prefix)}
     raise CheckpointError(f"no {WEIGHTS_FILE} (or .ckpt) in {model_dir}; point --model at a model directory")
 
 
@@ -156,7 +161,7 @@ def _read_checked_weights(model_dir: Path, expected: dict[str, torch.Tensor], pr
                           ) -> dict[str, torch.Tensor]:
     """The weights file's tensors whose keys start with ``prefix``, checked against ``expected`` (one error
     for every missing, unexpected or mis-shaped key) and cast to its dtypes."""
-    state = {k: v for k, v in _read_state_dict(model_dir).items() if k.startswith(prefix)}
+    state = _read_state_dict(model_dir, prefix)
     check_state_dict(expected, state, str(model_dir))
     return as_float32(state, expected, str(model_dir / WEIGHTS_FILE))
 

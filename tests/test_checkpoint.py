@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from arc_edge.checkpoint import load_model_dir, trained_record
+from arc_edge.checkpoint import load_model_dir, load_vae_dir, trained_record
 from arc_edge.config import load_config
 from arc_edge.errors import CheckpointError, ConfigError
 
@@ -69,6 +69,44 @@ def test_ckpt_is_loaded_with_weights_only(tiny_model_dir, tmp_path):
     torch.save({"state_dict": sd, "x": Evil()}, d / "model.ckpt")
     with pytest.raises(CheckpointError, match="could not be loaded safely"):
         load_model_dir(d)
+
+
+def test_the_vae_alone_reads_only_the_vae_tensors_from_safetensors_and_from_a_ckpt(tiny_model_dir, tmp_path,
+                                                                                    monkeypatch):
+    import arc_edge.checkpoint as checkpoint
+
+    full = load_model_dir(tiny_model_dir).pretransform.model.state_dict()
+    read: list[str] = []
+    real_open = checkpoint.safe_open
+
+    class RecordingFile:  # safetensors' reader, noting every tensor taken from the file
+        def __init__(self, *args, **kwargs):
+            self.inner = real_open(*args, **kwargs)
+
+        def __enter__(self):
+            self.file = self.inner.__enter__()
+            return self
+
+        def __exit__(self, *exc):
+            return self.inner.__exit__(*exc)
+
+        def keys(self):
+            return self.file.keys()
+
+        def get_tensor(self, key):
+            read.append(key)
+            return self.file.get_tensor(key)
+
+    monkeypatch.setattr(checkpoint, "safe_open", RecordingFile)
+    _, vae = load_vae_dir(tiny_model_dir)
+    assert read and all(k.startswith("pretransform.") for k in read)
+    assert len(read) == len(full) and all(torch.equal(vae.model.state_dict()[k], v) for k, v in full.items())
+    d = _copy(tiny_model_dir, tmp_path)  # a .ckpt is one pickle: read whole, the VAE kept
+    sd = load_file(str(d / "model.safetensors"))
+    (d / "model.safetensors").unlink()
+    torch.save({"state_dict": sd}, d / "model.ckpt")
+    _, from_ckpt = load_vae_dir(d)
+    assert all(torch.equal(from_ckpt.model.state_dict()[k], v) for k, v in full.items())
 
 
 def test_bad_config_is_one_clear_error(tiny_model_dir, tmp_path):
