@@ -88,7 +88,8 @@ def load_checkpoint(run_dir: Path, stage_name: str | None = None) -> dict:
     if not path.is_file():
         raise CheckpointError(f"nothing to resume: no {CHECKPOINT} in {run_dir}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        # mapped, not read: a look at the step (train default --resume) costs no copy of the weights
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # truncated or foreign files raise many types
         raise CheckpointError(f"{path} could not be read ({first_line(exc)}); it is truncated or not an arc-edge "
                               "checkpoint: start a new run with --force") from None
