@@ -304,7 +304,7 @@ def load_report(path: Path) -> dict:
     r.obj("latency_s").number("mean")
     _optional_numbers(r, "diversity", "frechet_distance")
     for key, numbers in (("learned_embedding", ("clap_score", "frechet_distance")),
-                         ("signal_health", ("healthy_share", "max_abs_dc"))):
+                         ("signal_health", ("healthy_share", "max_abs_dc", "median_artefact_tone_db"))):
         if r.raw(key, None) is not None:
             _optional_numbers(r.obj(key), *numbers)
     if r.raw("band_response", None) is not None:
@@ -345,7 +345,7 @@ def results_table(reports: dict[str, dict]) -> str:
     """A markdown table of eval reports, one row per label, in the given order."""
     attrs = sorted({k for r in reports.values() for k in r["adherence"]["per_attribute"]})
     head = ["", "steps", "adherence", "chance", "shuffled", *attrs, "CLAP score", "diversity", "FD (feat.)",
-            "FD (emb.)", "healthy", "max DC", "ms/gen"]
+            "FD (emb.)", "healthy", "max DC", "tone dB (median)", "ms/gen"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def fmt(v, digits=3):
@@ -366,7 +366,7 @@ def results_table(reports: dict[str, dict]) -> str:
                  *[fmt(r["adherence"]["per_attribute"].get(a), 2) for a in attrs],
                  fmt(e.get("clap_score")), fmt(r.get("diversity")), fmt(r.get("frechet_distance"), 1),
                  fmt(e.get("frechet_distance")), fmt(h.get("healthy_share"), 2), fmt(h.get("max_abs_dc"), 3),
-                 fmt(r["latency_s"]["mean"] * 1e3, 0)]
+                 fmt(h.get("median_artefact_tone_db"), 1), fmt(r["latency_s"]["mean"] * 1e3, 0)]
         lines.append("| " + " | ".join(cells) + " |")
     responses = {label: r["band_response"] for label, r in reports.items() if r.get("band_response")}
     if responses:  # --vae-only reports: why a waveform is misread

@@ -31,30 +31,96 @@ def test_each_problem_is_found():
     }
     for name, audio in cases.items():
         assert name in problems(health(audio, SR, 2048)), name
-    summary = summarize_health([health(a, SR, 2048) for a in cases.values()])
+    clips = [health(a, SR, 2048) for a in cases.values()]
+    summary = summarize_health(clips)
     assert summary["problem_share"]["dc"] == pytest.approx(1 / 5) and summary["max_abs_dc"] == pytest.approx(0.2, abs=1e-3)
+    tones = sorted(h["artefact_tone_db"] for h in clips)
+    assert summary["median_artefact_tone_db"] == tones[2] and summary["max_artefact_tone_db"] == tones[-1] > -40
 
 
 def test_a_saws_own_harmonics_and_noise_are_not_taken_for_a_whine():
     t = np.arange(3 * SR) / SR
-    saw = 0.3 * (2 * ((((SR / 8) - 10) / 18 * t) % 1.0) - 1)  # its 18th harmonic 10 Hz below sr/8
+    saw = 0.3 * (2 * ((((SR / 8) - 30) / 18 * t) % 1.0) - 1)  # its 18th harmonic 30 Hz below sr/8
     assert "artefact_tone" not in problems(health(np.stack([saw] * 2), SR, 2048))
     rng = np.random.default_rng(3)
     for _ in range(10):
         noise = 0.2 * rng.standard_normal(3 * SR)
         assert health(np.stack([noise] * 2), SR, 2048)["artefact_tone_db"] < -40
-    whine = 0.3 * (2 * ((((SR / 8) - 10) / 18 * t) % 1.0) - 1) + _tone(SR / 8, seconds=3.0, amp=0.01)
+    whine = saw + _tone(SR / 8, seconds=3.0, amp=0.01)
     assert "artefact_tone" in problems(health(np.stack([whine] * 2), SR, 2048))  # -30 dB on top of it
+
+
+GRID = SR / 2048  # the latent frame rate: frame-locked tones and a decoder's artefacts lie on its multiples
+
+
+def _grid_saw(step: int, seconds: float = 4.0, amp: float = 0.3) -> np.ndarray:
+    """A band-limited saw on the frame grid, from its partials (independent of the renderer)."""
+    t = np.arange(int(seconds * SR)) / SR
+    return amp * sum(np.sin(2 * np.pi * n * step * GRID * t) / n for n in range(1, int(SR / 2 / (step * GRID)) + 1))
+
+
+@pytest.mark.parametrize("fundamental", [_tone(37 * GRID, seconds=4.0), _grid_saw(37), _grid_saw(9)])
+def test_a_steady_tone_off_the_harmonics_is_measured_at_its_level(fundamental):
+    """The decoder's comb next to a tone on the grid: one grid step away, or far below it."""
+    energy = (fundamental ** 2).mean()
+    clean = health(np.stack([fundamental] * 2), SR, 2048)
+    assert clean["artefact_tone_db"] < -80 and clean["artefact_tone_hz"] in (0.0, 0)  # its own harmonics are the sound
+    for step, level_db in ((32, -30.0), (38, -25.0), (5, -35.0), (32, -50.0)):
+        if step % 9 == 0 or step % 37 == 0:
+            continue
+        tone = np.sqrt(2 * energy * 10 ** (level_db / 10)) * np.sin(2 * np.pi * step * GRID * np.arange(len(fundamental)) / SR)
+        h = health(np.stack([fundamental + tone] * 2), SR, 2048)
+        assert h["artefact_tone_db"] == pytest.approx(level_db, abs=0.6)
+        assert h["artefact_tone_hz"] == pytest.approx(step * GRID, abs=0.01)
+        assert ("artefact_tone" in problems(h)) == (level_db > -40)
+
+
+def test_a_fundamental_fainter_than_its_octave_is_still_the_sound():
+    t = np.arange(4 * SR) / SR
+    tone = 0.12 * np.sin(2 * np.pi * 9 * GRID * t) + 0.3 * np.sin(2 * np.pi * 18 * GRID * t) \
+        + 0.1 * np.sin(2 * np.pi * 27 * GRID * t)
+    assert health(np.stack([tone] * 2), SR, 2048)["artefact_tone_db"] < -80
+    comb = 0.3 * 10 ** (-30 / 20) * np.sin(2 * np.pi * 14 * GRID * t)  # not a harmonic of 9 steps
+    assert "artefact_tone" in problems(health(np.stack([tone + comb] * 2), SR, 2048))
+
+
+def test_a_steady_tone_in_noise_is_an_artefact():
+    rng = np.random.default_rng(5)
+    noise = 0.2 * rng.standard_normal(4 * SR)
+    whistle = 0.2 * np.sqrt(2) * 10 ** (-25 / 20) * np.sin(2 * np.pi * 40 * GRID * np.arange(4 * SR) / SR)
+    assert health(np.stack([noise + whistle] * 2), SR, 2048)["artefact_tone_db"] == pytest.approx(-25, abs=0.6)
 
 
 def test_rendered_references_are_healthy():
     import random
 
-    from arc_edge.data.procedural import random_spec, render
+    from arc_edge.data.procedural import on_frame_grid, random_spec, render
 
     rng = random.Random(11)
-    found = [problems(health(render(random_spec(rng), 2.97, SR, seed), SR, 2048)) for seed in range(60)]
-    assert sum(bool(p) for p in found) <= 1, found  # a harmonic exactly on sr/8 is possible, rarely
+    specs = [random_spec(rng) for _ in range(40)]
+    found = [problems(health(render(spec, 2.97, SR, seed), SR, 2048)) for seed, spec in enumerate(specs)]
+    assert not any(found), found
+    # frame-locked, a pulse's sidebands and a fade's spread lie next to grid harmonics, and are the sound
+    locked = [health(render(on_frame_grid(spec, GRID), 2.97, SR, seed, frame_locked=True), SR, 2048)
+              for seed, spec in enumerate(specs)]
+    assert max(h["artefact_tone_db"] for h in locked) < -60, [h["artefact_tone_db"] for h in locked]
+
+
+def test_rendered_squares_and_saws_are_band_limited():
+    """A naive square or saw folds its partials above Nyquist back as inharmonic tones on the grid."""
+    from arc_edge.data.procedural import SoundSpec, render
+
+    for waveform in ("saw", "square"):
+        spec = SoundSpec(waveform, "high", "steady", "center", "none", 45 * GRID)
+        audio = render(spec, 6.0, SR, 0, frame_locked=True)[0, : 86 * 2048]  # before the release
+        power = np.abs(np.fft.rfft(audio.astype(np.float64))) ** 2
+        partials = power[np.arange(1, len(power) // 86 // 45 + 1) * 45 * 86]
+        assert partials[0] > 0.5 * power.sum()
+        assert power.sum() - partials.sum() < 1e-7 * power.sum()  # nothing but its own harmonics
+        if waveform == "square":
+            assert partials[1] < 1e-9 * partials[0] and partials[2] == pytest.approx(partials[0] / 9, rel=0.01)
+        else:
+            assert partials[1] == pytest.approx(partials[0] / 4, rel=0.01)
 
 
 def test_hop_periodicity_finds_noise_that_repeats_every_hop():

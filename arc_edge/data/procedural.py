@@ -231,6 +231,37 @@ def in_domain(prompt: str) -> bool:
     return any(w in DOMAIN_WORDS or w.rstrip("s") in DOMAIN_WORDS or w.endswith("hz") for w in words)
 
 
+WAVETABLE_SIZE = 1 << 15  # samples per cycle: linear interpolation then errs under -70 dB for any partial
+
+
+class _Wavetable:
+    """One band-limited cycle, read at a phase in [0, 1) with linear interpolation."""
+
+    def __init__(self, cycle: np.ndarray):
+        self.cycle = np.append(cycle, cycle[0])
+
+    def __call__(self, phase: np.ndarray) -> np.ndarray:
+        position = phase * WAVETABLE_SIZE
+        index = position.astype(np.int64)
+        frac = position - index
+        return self.cycle[index] * (1.0 - frac) + self.cycle[index + 1] * frac
+
+
+def _band_limited_cycle(waveform: str, freq: float, sr: int) -> _Wavetable:
+    """A square (0.6) or saw (0.7, rising) of the same shape as the ideal one, with only the
+    partials below Nyquist: the ideal one's partials above it would fold back as inharmonic tones."""
+    partials = np.zeros(WAVETABLE_SIZE // 2 + 1, dtype=np.complex128)
+    n = np.arange(1, min(int((sr / 2) / freq), WAVETABLE_SIZE // 2 - 1) + 1)
+    if waveform == "square":
+        n = n[n % 2 == 1]
+        amplitude = 0.6 * 4 / (np.pi * n)
+    else:
+        amplitude = -0.7 * 2 / (np.pi * n)  # 2 phase - 1 = -(2 / pi) sum sin(2 pi n phase) / n
+    # irfft of -i * A * N / 2 at bin n gives A * sin(2 pi n phase)
+    partials[n] = -0.5j * amplitude * WAVETABLE_SIZE
+    return _Wavetable(np.fft.irfft(partials, WAVETABLE_SIZE))
+
+
 def _oscillator(waveform: str, freq: float, n: int, sr: int, rng: np.random.Generator,
                 start_phase: float | None = None) -> np.ndarray:
     drawn = rng.uniform()  # drawn either way: a locked phase leaves the noise of a seed as it was
@@ -239,10 +270,8 @@ def _oscillator(waveform: str, freq: float, n: int, sr: int, rng: np.random.Gene
     phase = (freq * np.arange(n) / sr + (drawn if start_phase is None else start_phase)) % 1.0
     if waveform == "sine":
         return np.sin(2 * np.pi * phase)
-    if waveform == "square":
-        return np.where(phase < 0.5, 1.0, -1.0) * 0.6
-    if waveform == "saw":
-        return (2.0 * phase - 1.0) * 0.7
+    if waveform in ("square", "saw"):
+        return _band_limited_cycle(waveform, freq, sr)(phase)
     return np.clip(rng.standard_normal(n), -3.5, 3.5) * 0.3  # peaks bounded: the mix never clips
 
 
