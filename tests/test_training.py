@@ -244,6 +244,61 @@ def test_buzz_term_counts_noise_that_repeats_but_not_noise_rendered_fresh_nor_a_
     assert losses.buzz_loss(tone + buzzing, tone, 512).item() > 0.3
 
 
+def test_spurious_tone_term_counts_steady_tones_a_reconstruction_adds_to_a_repeating_reference():
+    hop, sr = 2048, 44100
+    t = torch.arange(8 * hop) / sr
+
+    def grid_tone(step: int, amplitude: float) -> torch.Tensor:
+        return (amplitude * torch.sin(2 * math.pi * step * sr / hop * t))[None, None].repeat(1, 2, 1)
+
+    reference = grid_tone(37, 0.3)
+    levels = [losses.spurious_tone_loss(reference + grid_tone(32, 0.3 * 10 ** (db / 20)), reference, hop).item()
+              for db in (-20, -30, -40, -50)]
+    assert losses.spurious_tone_loss(reference, reference, hop).item() == 0.0
+    assert levels == sorted(levels, reverse=True) and levels[-1] < 0.1 * levels[0]  # under the floor: ~free
+    # one bin of 1025 at 25 dB over a floor 45 dB under the reference: ln(10 ** 2.5 + 1) / 1025
+    assert levels[0] == pytest.approx(math.log(10 ** 2.5 + 1) / 1025, rel=0.02)
+    # one-sided: a partial the reconstruction lacks is the other terms' business (the share it leaves to the
+    # fundamental costs ln(1 / 0.9) in one bin)
+    lacking = losses.spurious_tone_loss(reference + grid_tone(74, 0.01), reference + grid_tone(74, 0.1), hop).item()
+    assert lacking == pytest.approx(math.log(1 / 0.9) / 1025, rel=0.05) and lacking < 0.03 * levels[0]
+    # each spectrum against its own clip's energy: rendering the whole clip quieter does not hide a tone
+    combed = reference + grid_tone(32, 0.03)
+    assert losses.spurious_tone_loss(0.05 * combed, reference, hop).item() == pytest.approx(levels[0], rel=1e-4)
+    # noise does not repeat every hop: it is not scored, whatever is added to it
+    gen = torch.Generator().manual_seed(0)
+    noise = 0.3 * torch.randn(1, 2, 8 * hop, generator=gen)
+    assert losses.spurious_tone_loss(noise + grid_tone(32, 0.1), noise, hop).item() == 0.0
+    # its gradient points at the added tone: a step against it makes the tone fainter
+    added = torch.tensor(0.03, requires_grad=True)
+    losses.spurious_tone_loss(reference + added * grid_tone(32, 1.0), reference, hop).backward()
+    assert added.grad.item() > 0
+
+
+def test_inharmonic_tone_term_holds_a_clip_without_reference_to_its_own_harmonics():
+    hop, sr = 2048, 44100
+    t = torch.arange(8 * hop) / sr
+
+    def grid_saw(step: int, partials: int) -> torch.Tensor:
+        saw = sum(torch.sin(2 * math.pi * n * step * sr / hop * t) / n for n in range(1, partials + 1))
+        return (0.3 * saw)[None, None].repeat(1, 2, 1)
+
+    clean = grid_saw(9, 20)
+    assert losses.inharmonic_tone_loss(clean, hop).item() < 1e-8  # every steady tone is a harmonic of 9 steps
+    comb = 0.3 * 10 ** (-25 / 20) * torch.sin(2 * math.pi * 14 * sr / hop * t)[None, None].repeat(1, 2, 1)
+    combed = losses.inharmonic_tone_loss(clean + comb, hop).item()
+    energy = (clean ** 2).mean().item()
+    assert combed == pytest.approx(math.log(0.09 * 10 ** -2.5 / 2 / energy / 10 ** -4.5 + 1) / 1025, rel=0.02)
+    noise = 0.3 * torch.randn(1, 2, 8 * hop, generator=torch.Generator().manual_seed(1))
+    assert losses.inharmonic_tone_loss(noise + comb, hop).item() == 0.0  # noise does not repeat: not scored
+
+
+def test_spurious_tone_term_needs_four_frames_per_crop(tiny_model_dir, tmp_path):
+    r = _cli("train", "decoder", "--init", tiny_model_dir, "--set", "spurious_tone_weight=1", "--set", "crop=4096",
+             "--out", tmp_path / "run")
+    assert r.returncode == 2 and "--set crop=" in r.stderr and not (tmp_path / "run").exists()
+
+
 def test_buzz_period_longer_than_half_the_crop_is_refused_before_anything_is_written(tiny_model_dir, tmp_path):
     r = _cli("train", "decoder", "--init", tiny_model_dir, "--set", "buzz_weight=1", "--set", "buzz_period=8192",
              "--set", "crop=16384", "--out", tmp_path / "run")
@@ -380,6 +435,8 @@ def test_vae_stage_trains_on_the_transport_and_whine_terms_when_weighted(tiny_cf
     assert logged["loss"] == pytest.approx(expected, rel=1e-5)
     buzzed = first_step(buzz_weight=7.0, buzz_period=256)
     assert buzzed["buzz"] > 1e-5 and buzzed["loss"] == pytest.approx(expected + 7 * buzzed["buzz"], rel=1e-5)
+    combed = first_step(spurious_tone_weight=9.0)
+    assert combed["spurious_tone"] > 0 and combed["loss"] == pytest.approx(expected + 9 * combed["spurious_tone"], rel=1e-5)
     # the factor reaches the term (and nothing else): it takes the incoherent part of the residual out
     floored = first_step(whine_noise_factor=100.0)
     assert floored["whine"] < logged["whine"] - 0.01  # unwired, the two runs would log the same whine
@@ -1377,6 +1434,9 @@ def test_vae_stage_decodes_the_generated_pool_with_reference_free_health_terms(t
     tolerant = first_step(dc_tolerance=dc_tolerance, whine_tolerance=whine_tolerance)
     for name in ("dc", "generated_dc", "whine", "generated_whine"):
         assert tolerant[name] < logged[name] - 1e-6, name  # unwired, the same step would log the same value
+    combed = first_step(spurious_tone_weight=7.0)
+    assert combed["loss"] == pytest.approx(
+        expected + 7 * (combed["spurious_tone"] + combed["generated_spurious_tone"]), rel=1e-5)
     with pytest.raises(ConfigError, match="freeze_encoder"):
         load_recipe(None, "vae", {"generated_latents": 8})
 

@@ -125,6 +125,9 @@ def _fresh_config(args: argparse.Namespace):
     return builtin_config(name) if name in BUILTIN_CONFIGS else load_config(Path(name))
 
 
+SPURIOUS_TONE_HOPS = 4  # losses.spurious_tone_loss tells a repeating reference from noise over this many frames
+
+
 def check_crops(opts, hop: int) -> None:
     """A VAE stage's crops must be whole latent frames: the decoder returns whole frames, and another
     length failed deep in the losses after the run folder was written."""
@@ -140,6 +143,9 @@ def check_crops(opts, hop: int) -> None:
     if getattr(opts, "buzz_weight", 0) > 0 and 2 * (period + 1) > crop:  # the term compares 2+ repeats
         raise InputError(f"buzz_period = {period} needs crops of at least two periods and one sample more; "
                          f"pass --set buzz_period={max(2, crop // 2 - 1)} or less, or a longer crop")
+    if getattr(opts, "spurious_tone_weight", 0) > 0 and crop < SPURIOUS_TONE_HOPS * hop:
+        raise InputError(f"spurious_tone_weight needs crops of at least {SPURIOUS_TONE_HOPS} latent frames (over fewer, "
+                         f"noise repeats as much as a tone); pass --set crop={SPURIOUS_TONE_HOPS * hop} or more")
 
 
 TONE_OPTIONS = ("steady_tone_share", "tone_warmup_steps")  # procedural tones mixed into a VAE stage's data

@@ -8,6 +8,8 @@ ARC (arXiv 2505.08175) with f(x) = -log(1 + e^-x), written in softplus form:
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -275,6 +277,57 @@ def buzz_loss(pred: torch.Tensor, target: torch.Tensor, period: int) -> torch.Te
     ``period`` samples beyond the reference, over the reference's AC RMS. A reference's own repeating
     tone is matched, not penalised; noise rendered right in level but not sample for sample is free."""
     return whine_loss(pred, target, period=period, noise_factor=BUZZ_NOISE_FACTOR)
+
+
+SPURIOUS_TONE_FLOOR_DB = -45.0  # per grid bin, re the clip's own energy: under the health check's -40 dB limit
+REPEATING_SHARE_FROM = 0.5  # references repeating less than this share of their energy every hop are not scored
+
+
+def _steady_spectrum(x: torch.Tensor, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[B, C, T] -> (the power of what repeats every ``hop`` samples in each grid bin (multiples of sr /
+    hop) over the clip's energy [B, C, hop // 2 + 1], the share of the energy that repeats [B, C])."""
+    repeating = periodic_part(x, hop)
+    energy = (x - x.mean(-1, keepdim=True)).pow(2).mean(-1, keepdim=True) + 1e-12
+    # a steady sine of power P lies in one bin of the period's rfft with |X|^2 = P * hop^2 / 2
+    return torch.fft.rfft(repeating).abs().pow(2) / (energy * hop ** 2 / 2), repeating.pow(2).mean(-1) / energy[..., 0]
+
+
+def _repeating_weight(repeating_share: torch.Tensor) -> torch.Tensor:
+    """[B, C] -> [B]: how much a clip counts, from how much of it repeats every hop (no gradient)."""
+    return (F.relu(repeating_share.mean(-1) - REPEATING_SHARE_FROM) / (1 - REPEATING_SHARE_FROM)).detach()
+
+
+def spurious_tone_loss(pred: torch.Tensor, target: torch.Tensor, hop: int,
+                       floor_db: float = SPURIOUS_TONE_FLOOR_DB) -> torch.Tensor:
+    """How far the reconstruction's steady tones (what it repeats every ``hop`` samples, one rfft bin per
+    multiple of sr / hop) rise above the reference's, each spectrum relative to its own clip's energy
+    (as the health check measures), in log power over a floor ``floor_db``: one-sided, so a missing
+    partial is the other terms' business. Relative to the reference's energy instead, a decoder met it
+    by rendering tones 5-30 dB too quiet.
+
+    Below the band split's 1500 Hz only the MSE sees the decoder's comb (its upsamplers' tones a grid
+    step or more from a tone), and a -20 dB tone is 1% of the MSE a tone's phase error makes. Each clip
+    counts in proportion to how much of its reference repeats every hop beyond ``REPEATING_SHARE_FROM``
+    (a frame-locked tone: nearly all; noise, or a tone off the grid, nothing): there the reference's own
+    steady spectrum is the target, and elsewhere it is chance."""
+    floor = 10 ** (floor_db / 10)
+    p_power, _ = _steady_spectrum(pred, hop)
+    t_power, repeating_share = _steady_spectrum(target, hop)
+    excess = F.relu((p_power + floor).log() - (t_power + floor).log()).mean(-1)  # [B, C]
+    return (excess.mean(-1) * _repeating_weight(repeating_share)).mean()
+
+
+def inharmonic_tone_loss(pred: torch.Tensor, hop: int, floor_db: float = SPURIOUS_TONE_FLOOR_DB) -> torch.Tensor:
+    """``spurious_tone_loss`` for a clip with no reference (a decode of the DiT's own latents): its
+    steady tones off the harmonics of its loudest one, against the floor. The data are single sounds,
+    so a clean render of a steady tone has nothing else that repeats every hop."""
+    floor = 10 ** (floor_db / 10)
+    power, repeating_share = _steady_spectrum(pred, hop)
+    bins = torch.arange(power.shape[-1], device=power.device)
+    loudest = power.detach().mean(1)[:, 1:].argmax(-1) + 1  # [B]
+    off_harmonics = (bins[None] % loudest[:, None] != 0).to(power.dtype)[:, None]  # [B, 1, bins]; DC is a harmonic
+    excess = (F.relu((power + floor).log() - math.log(floor)) * off_harmonics).mean(-1)
+    return (excess.mean(-1) * _repeating_weight(repeating_share)).mean()
 
 
 def peak_loss(pred: torch.Tensor, limit: float = PEAK_LIMIT) -> torch.Tensor:

@@ -157,11 +157,17 @@ class VAEStage:
             terms["peak"] = (self.opts.peak_weight, losses.peak_loss(recon))
         if self.opts.buzz_weight > 0:
             terms["buzz"] = (self.opts.buzz_weight, losses.buzz_loss(recon, audio, self.opts.buzz_period))
+        hop = self.pipeline.cfg.downsampling_ratio
+        if self.opts.spurious_tone_weight > 0:
+            terms["spurious_tone"] = (self.opts.spurious_tone_weight, losses.spurious_tone_loss(recon, audio, hop))
         if decoded is not None:  # no reference: a clean render has no DC, no whine, no overshoot
             terms["generated_dc"] = (self.opts.dc_weight,
                                      losses.dc_loss(decoded, torch.zeros_like(decoded), dc_tolerance))
             terms["generated_whine"] = (self.opts.whine_weight, losses.whine_loss(decoded, **whine))
             terms["generated_peak"] = (self.opts.peak_weight, losses.peak_loss(decoded))
+            if self.opts.spurious_tone_weight > 0:
+                terms["generated_spurious_tone"] = (self.opts.spurious_tone_weight,
+                                                    losses.inharmonic_tone_loss(decoded, hop))
             if self.anchor_decoder is not None:
                 with torch.no_grad():
                     first_rendering = self.anchor_decoder(generated)
