@@ -17,6 +17,8 @@ CLICK_RATIO = 0.5  # last sample above this share of the clip's AC RMS: the clip
 WHINE_PERIOD = 8  # samples: the VAE's last upsampler leaves tones at multiples of sr / 8 (the training loss uses it too)
 NO_TONE_SHARE = 1e-12  # -120 dB: rounding, not a tone
 NYQUIST_MARGIN_HZ = 25.0  # steady tones this close to Nyquist are not looked for
+MIN_FRAMES = 4  # over fewer hops, "repeats every hop" means little: no artefact tone is looked for
+MIN_FLOOR_BINS = 16  # each side: a floor of fewer bins is noisy enough for noise to pass the ratio by chance
 STEADY_TONE_RATIO = 20.0  # a grid bin this many times its local floor (and a local peak) is a steady tone, not chance
 OWN_TONE_SHARE = 0.05  # the loudest peak with this share of the energy is the clip's own tone (a noise clip
 # whose one artefact tone is this loud passes, but the analysers then hear a tone, not noise)
@@ -61,7 +63,7 @@ def artefact_tone(mono: np.ndarray, sample_rate: int, hop: int) -> tuple[float, 
     is not near a harmonic of the clip's fundamental (a tone on the grid, as frame-locked tones
     are, is the sound itself)."""
     frames = len(mono) // hop
-    if frames < 2:
+    if frames < MIN_FRAMES:
         return 0.0, 0.0
     spectrum = np.abs(np.fft.rfft(mono[: frames * hop])) ** 2
     total = spectrum.sum()
@@ -69,10 +71,11 @@ def artefact_tone(mono: np.ndarray, sample_rate: int, hop: int) -> tuple[float, 
         return 0.0, 0.0
     bin_hz = sample_rate / (frames * hop)
     last = int((sample_rate / 2 - NYQUIST_MARGIN_HZ) / bin_hz)
-    centres = np.arange(frames, last - frames // 2, frames)  # every grid frequency, whole floor window inside
+    half = max(frames // 2, MIN_FLOOR_BINS)
+    centres = np.arange(frames, last - half, frames)  # every grid frequency with its whole floor window inside
+    centres = centres[centres > half]
     if not len(centres):
         return 0.0, 0.0
-    half = max(frames // 2, 4)
     sums = np.concatenate(([0.0], np.cumsum(spectrum)))
     around = (sums[centres + half + 1] - sums[centres - half]
               - spectrum[centres - 1] - spectrum[centres] - spectrum[centres + 1])
