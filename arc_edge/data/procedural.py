@@ -234,22 +234,10 @@ def in_domain(prompt: str) -> bool:
 WAVETABLE_SIZE = 1 << 15  # samples per cycle: linear interpolation then errs under -70 dB for any partial
 
 
-class _Wavetable:
-    """One band-limited cycle, read at a phase in [0, 1) with linear interpolation."""
-
-    def __init__(self, cycle: np.ndarray):
-        self.cycle = np.append(cycle, cycle[0])
-
-    def __call__(self, phase: np.ndarray) -> np.ndarray:
-        position = phase * WAVETABLE_SIZE
-        index = position.astype(np.int64)
-        frac = position - index
-        return self.cycle[index] * (1.0 - frac) + self.cycle[index + 1] * frac
-
-
-def _band_limited_cycle(waveform: str, freq: float, sr: int) -> _Wavetable:
-    """A square (0.6) or saw (0.7, rising) of the same shape as the ideal one, with only the
-    partials below Nyquist: the ideal one's partials above it would fold back as inharmonic tones."""
+def _band_limited_cycle(waveform: str, freq: float, sr: int) -> np.ndarray:
+    """One cycle of a square (0.6) or saw (0.7, rising) of the same shape as the ideal one, with only
+    the partials below Nyquist (the ideal one's partials above it would fold back as inharmonic
+    tones): ``WAVETABLE_SIZE`` + 1 samples, the last the first again, to read with linear interpolation."""
     partials = np.zeros(WAVETABLE_SIZE // 2 + 1, dtype=np.complex128)
     n = np.arange(1, min(int((sr / 2) / freq), WAVETABLE_SIZE // 2 - 1) + 1)
     if waveform == "square":
@@ -259,7 +247,8 @@ def _band_limited_cycle(waveform: str, freq: float, sr: int) -> _Wavetable:
         amplitude = -0.7 * 2 / (np.pi * n)  # 2 phase - 1 = -(2 / pi) sum sin(2 pi n phase) / n
     # irfft of -i * A * N / 2 at bin n gives A * sin(2 pi n phase)
     partials[n] = -0.5j * amplitude * WAVETABLE_SIZE
-    return _Wavetable(np.fft.irfft(partials, WAVETABLE_SIZE))
+    cycle = np.fft.irfft(partials, WAVETABLE_SIZE)
+    return np.append(cycle, cycle[0])
 
 
 def _oscillator(waveform: str, freq: float, n: int, sr: int, rng: np.random.Generator,
@@ -271,7 +260,8 @@ def _oscillator(waveform: str, freq: float, n: int, sr: int, rng: np.random.Gene
     if waveform == "sine":
         return np.sin(2 * np.pi * phase)
     if waveform in ("square", "saw"):
-        return _band_limited_cycle(waveform, freq, sr)(phase)
+        cycle = _band_limited_cycle(waveform, freq, sr)
+        return np.interp(phase * WAVETABLE_SIZE, np.arange(WAVETABLE_SIZE + 1), cycle)
     return np.clip(rng.standard_normal(n), -3.5, 3.5) * 0.3  # peaks bounded: the mix never clips
 
 

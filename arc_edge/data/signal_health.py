@@ -76,13 +76,11 @@ def artefact_tone(mono: np.ndarray, sample_rate: int, hop: int) -> tuple[float, 
     centres = centres[centres > half]
     if not len(centres):
         return 0.0, 0.0
-    sums = np.concatenate(([0.0], np.cumsum(spectrum)))
-    around = (sums[centres + half + 1] - sums[centres - half]
-              - spectrum[centres - 1] - spectrum[centres] - spectrum[centres + 1])
+    around = _sums_around(spectrum, centres, half) - spectrum[centres - 1] - spectrum[centres] - spectrum[centres + 1]
     floor = around / (2 * half - 2)
     peak = (spectrum[centres] >= spectrum[centres - 1]) & (spectrum[centres] >= spectrum[centres + 1])
     excess = np.where(peak & (spectrum[centres] > STEADY_TONE_RATIO * floor), spectrum[centres] - floor, 0.0)
-    fundamental = own_fundamental_bin(mono[: frames * hop], total, bin_hz)
+    fundamental = own_fundamental_bin(mono[: frames * hop], spectrum, bin_hz)
     if fundamental is not None:
         n = np.maximum(np.round(centres / fundamental), 1)
         excess[np.abs(centres - n * fundamental) <= OWN_BAND_HZ / bin_hz + FUNDAMENTAL_ERROR_BINS * n] = 0.0
@@ -91,23 +89,21 @@ def artefact_tone(mono: np.ndarray, sample_rate: int, hop: int) -> tuple[float, 
     return (share, float(centres[loudest] * bin_hz)) if share > NO_TONE_SHARE else (0.0, 0.0)
 
 
-def own_fundamental_bin(mono: np.ndarray, total_power: float, bin_hz: float) -> float | None:
-    """The fundamental of the clip's own tone (in bins of an unwindowed FFT of ``mono``), or None
-    for a clip with no dominant tone (noise). The clip's tone is the band of +-``OWN_BAND_HZ`` with
+def own_fundamental_bin(mono: np.ndarray, spectrum: np.ndarray, bin_hz: float) -> float | None:
+    """The fundamental of the clip's own tone (in bins of ``spectrum``, the power of an unwindowed FFT
+    of ``mono``), or None for a clip with no dominant tone (noise). The clip's tone is the band of +-``OWN_BAND_HZ`` with
     the most energy (a pulsed or faded tone spreads inside it) when that holds ``OWN_TONE_SHARE`` of
     the energy; a band at 1/d of its frequency with ``SUBHARMONIC_SHARE`` of its energy holds the
     fundamental (the loudest being a harmonic)."""
-    raw = np.abs(np.fft.rfft(mono)) ** 2
     windowed = np.abs(np.fft.rfft(mono * np.hanning(len(mono)))) ** 2
     half = max(int(OWN_BAND_HZ / bin_hz), 1)
     lowest = int(np.ceil(20.0 / bin_hz)) + half  # nothing under 20 Hz is a tone
-    if lowest + half >= len(raw):
+    if lowest + half >= len(spectrum):
         return None
-    sums = np.concatenate(([0.0], np.cumsum(raw)))
-    band = np.zeros(len(raw))
-    band[lowest: len(raw) - half] = sums[lowest + half + 1:] - sums[lowest - half: len(raw) - 2 * half]
+    band = np.zeros(len(spectrum))
+    band[lowest: len(spectrum) - half] = _sums_around(spectrum, np.arange(lowest, len(spectrum) - half), half)
     loudest = int(np.argmax(band))
-    if band[loudest] < OWN_TONE_SHARE * total_power:
+    if band[loudest] < OWN_TONE_SHARE * spectrum.sum():
         return None
     fundamental = _band_peak(windowed, loudest, half)
     for d in range(MAX_SUBHARMONIC, 1, -1):
@@ -115,6 +111,12 @@ def own_fundamental_bin(mono: np.ndarray, total_power: float, bin_hz: float) -> 
         if centre >= lowest and band[centre] >= SUBHARMONIC_SHARE * band[loudest]:
             return _band_peak(windowed, centre, half)
     return fundamental
+
+
+def _sums_around(power: np.ndarray, centres: np.ndarray, half: int) -> np.ndarray:
+    """The power in the bins within ``half`` of each centre (each window wholly inside ``power``)."""
+    sums = np.concatenate(([0.0], np.cumsum(power)))
+    return sums[centres + half + 1] - sums[centres - half]
 
 
 def _band_peak(power: np.ndarray, centre: int, half: int) -> float:
