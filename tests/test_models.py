@@ -5,6 +5,7 @@ import json
 import math
 from importlib import resources
 
+import numpy as np
 import pytest
 import torch
 
@@ -18,6 +19,7 @@ from arc_edge.models.oobleck import (
     WNConv1d,
     WNConvTranspose1d,
     fuse_weight_norm,
+    make_comb_free,
 )
 from arc_edge.models.transformer import LayerNorm, apply_rotary
 
@@ -204,6 +206,75 @@ def test_nearest_upsampler_matches_upsample_then_same_conv(stride, frames):
         assert isinstance(fused, torch.nn.ConvTranspose1d) and fused.kernel_size == (3 * stride,)
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(fused(x), want, rtol=1e-5, atol=1e-6)
+
+
+def _box_built_kernel(in_channels: int, out_channels: int, stride: int, seed: int) -> torch.Tensor:
+    """A comb-free transposed-conv kernel built the other way round: s + 1 free taps convolved with a
+    box of s ones (nearest x s, then a conv), 2s taps in all."""
+    free = torch.randn(in_channels, out_channels, stride + 1, generator=torch.Generator().manual_seed(seed))
+    box = torch.ones(stride, dtype=torch.float64)
+    return torch.tensor([[np.convolve(f.double().numpy(), box.numpy()) for f in row] for row in free],
+                        dtype=torch.float32)
+
+
+def _set_kernel(conv: WNConvTranspose1d, kernel: torch.Tensor) -> None:
+    with torch.no_grad():
+        conv.weight_v.copy_(kernel)
+        conv.weight_g.copy_(kernel.norm(dim=(1, 2), keepdim=True))
+
+
+def _effective(conv: WNConvTranspose1d) -> torch.Tensor:
+    return (conv.weight_g * conv.weight_v / conv.weight_v.norm(dim=(1, 2), keepdim=True)).detach()
+
+
+@pytest.mark.parametrize("stride", [2, 4, 8])
+def test_a_comb_free_upsampler_turns_a_constant_into_a_constant_by_the_nearest_such_kernel(stride):
+    torch.manual_seed(stride)
+    conv = WNConvTranspose1d(4, 3, kernel_size=2 * stride, stride=stride, padding=math.ceil(stride / 2))
+    constant = torch.full((1, 4, 12), 0.7)
+    with torch.no_grad():
+        free = conv(constant)[..., 2 * stride:-2 * stride]
+        assert free.std(-1).min() > 1e-3  # a free kernel: a pattern repeating every s samples
+        before = _effective(conv)
+        make_comb_free(conv)
+        after = _effective(conv)
+        out = conv(constant)[..., 2 * stride:-2 * stride]
+    torch.testing.assert_close(out, out[..., :1].expand_as(out), rtol=0, atol=1e-5)
+    # the nearest such kernel: what it took away is orthogonal to every comb-free kernel's offset from it
+    for seed in range(3):
+        other = _box_built_kernel(4, 3, stride, seed)
+        assert abs(float(((before - after) * (other - after)).sum())) < 1e-4 * float(before.norm() * other.norm())
+    # a kernel built comb-free is kept as it is
+    _set_kernel(conv, _box_built_kernel(4, 3, stride, 9))
+    built = _effective(conv)
+    make_comb_free(conv)
+    torch.testing.assert_close(_effective(conv), built, rtol=1e-5, atol=1e-6)
+
+
+def test_a_decoder_with_every_upsampler_comb_free_decodes_a_constant_latent_to_a_constant():
+    """Why the first upsampler must stay free: with it, a constant latent (a steady tone on the frame
+    grid) decodes to a waveform repeating every hop; with it projected too, only to a constant."""
+    cfg = builtin_config("tiny")
+    torch.manual_seed(0)
+    decoder = OobleckDecoder(cfg.decoder).eval()
+    latent = torch.randn(1, cfg.latent_dim, 1).expand(1, cfg.latent_dim, 24).contiguous()
+    hop = cfg.downsampling_ratio
+    upsamplers = [m for m in decoder.modules() if isinstance(m, WNConvTranspose1d)]
+    assert len(upsamplers) == len(cfg.decoder.strides)
+    for conv in upsamplers[1:]:
+        make_comb_free(conv)
+    with torch.no_grad():
+        middle = decoder(latent)[..., 10 * hop:14 * hop]  # away from the edges' zero padding
+        torch.testing.assert_close(middle[..., :hop], middle[..., hop:2 * hop], rtol=0, atol=1e-5)
+        assert middle.std(-1).min() > 1e-3
+        make_comb_free(upsamplers[0])
+        middle = decoder(latent)[..., 10 * hop:14 * hop]
+    torch.testing.assert_close(middle, middle[..., :1].expand_as(middle), rtol=0, atol=1e-4)
+
+
+def test_a_comb_free_projection_needs_the_reference_kernel_of_two_strides():
+    with pytest.raises(ValueError, match="kernel 2 x stride"):
+        make_comb_free(WNConvTranspose1d(2, 2, kernel_size=3, stride=2))
 
 
 @pytest.mark.parametrize("key", ["use_abs_pos_emb", "use_sinusoidal_emb"])

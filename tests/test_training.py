@@ -1,6 +1,7 @@
 """Training: losses (hand-computed), derangement, discriminator build, stages learn, DDP, resume."""
 
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -18,6 +19,7 @@ from arc_edge.checkpoint import load_model_dir, random_pipeline
 from arc_edge.data.datasets import LatentDataset, ProceduralDataset
 from arc_edge.data.signal_health import health
 from arc_edge.errors import ConfigError
+from arc_edge.models.oobleck import WNConvTranspose1d
 from arc_edge.training import losses
 from arc_edge.training.alignment import TextLatentAlignment
 from arc_edge.training.audio_discriminator import MultiResolutionDiscriminator
@@ -27,7 +29,7 @@ from arc_edge.training.distributed import DistEnv
 from arc_edge.training.latent_cache import encode_dataset
 from arc_edge.training.loop import load_checkpoint
 from arc_edge.training.recipe import ARCOptions, RFOptions, VAEOptions, load_recipe
-from arc_edge.training.stages import ARCStage, RFStage, VAEStage, initialise_vae_weights
+from arc_edge.training.stages import ARCStage, RFStage, VAEStage, check_comb_free_upsamplers, initialise_vae_weights
 
 CPU = DistEnv(0, 1, torch.device("cpu"))
 
@@ -297,6 +299,37 @@ def test_spurious_tone_term_needs_four_frames_per_crop(tiny_model_dir, tmp_path)
     r = _cli("train", "decoder", "--init", tiny_model_dir, "--set", "spurious_tone_weight=1", "--set", "crop=4096",
              "--out", tmp_path / "run")
     assert r.returncode == 2 and "--set crop=" in r.stderr and not (tmp_path / "run").exists()
+
+
+def _phase_sum_spread(conv: WNConvTranspose1d) -> float:
+    """How far a transposed conv's s output phases are from summing alike (0: comb-free)."""
+    s = conv.stride[0]
+    w = (conv.weight_g * conv.weight_v / conv.weight_v.norm(dim=(1, 2), keepdim=True)).detach()
+    sums = w[..., :s] + w[..., s:]
+    return float((sums - sums.mean(-1, keepdim=True)).abs().max() / sums.abs().max())
+
+
+def test_comb_free_upsamplers_are_trained_and_stay_comb_free_and_the_first_stays_free(tiny_cfg, tmp_path):
+    pipe = _fresh(tiny_cfg)
+    upsamplers = [m for m in pipe.pretransform.model.decoder.modules() if isinstance(m, WNConvTranspose1d)]
+    stage = VAEStage(pipe, VAEOptions(batch_size=2, crop=8192, comb_free_upsamplers=2), CPU,
+                     ProceduralDataset(2, 8192, tiny_cfg.sample_rate), tmp_path, fresh=True)
+    projected = [conv.weight_v.detach().clone() for conv in upsamplers[-2:]]
+    stage.step(step_generator(0, 0, 0), 0)
+    assert all(_phase_sum_spread(conv) < 1e-5 for conv in upsamplers[-2:])
+    assert all(_phase_sum_spread(conv) > 1e-2 for conv in upsamplers[:-2])
+    assert all(not torch.equal(conv.weight_v, w) for conv, w in zip(upsamplers[-2:], projected, strict=True))  # trained
+
+
+def test_comb_free_upsamplers_the_decoder_cannot_take_are_refused_before_anything_is_written(
+        tiny_model_dir, tiny_cfg, tmp_path):
+    r = _cli("train", "decoder", "--init", tiny_model_dir, "--set", "comb_free_upsamplers=5", "--out", tmp_path / "run")
+    assert r.returncode == 2 and "set it to 4 or less" in r.stderr and not (tmp_path / "run").exists()
+    check_comb_free_upsamplers(4, tiny_cfg.decoder)  # the last four of five: accepted
+    nearest = dataclasses.replace(tiny_cfg.decoder, use_nearest_upsample=True)
+    with pytest.raises(ConfigError, match="comb-free already"):
+        check_comb_free_upsamplers(1, nearest)
+    check_comb_free_upsamplers(0, nearest)
 
 
 def test_buzz_period_longer_than_half_the_crop_is_refused_before_anything_is_written(tiny_model_dir, tmp_path):

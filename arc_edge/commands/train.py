@@ -288,6 +288,7 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None, ph
     from ..config import parse_config
     from ..errors import InputError
     from ..training.loop import load_checkpoint, read_run_record, train
+    from ..training.stages import check_comb_free_upsamplers
 
     if args.vae_from is not None and args.resume:
         raise InputError("--vae-from applies when a run starts; a resumed run keeps the VAE it began with")
@@ -306,6 +307,7 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None, ph
             initialise_vae_weights(pipeline, opts)
         cfg = pipeline.cfg
     check_crops(opts, cfg.downsampling_ratio)
+    check_comb_free_upsamplers(getattr(opts, "comb_free_upsamplers", 0), cfg.decoder)
     spec = _resumed_data(args, record) if args.resume else data_spec(args.data or "procedural")
     opts, unused_tones = tone_options_for(spec, opts, set(parse_overrides(args.set)))
     data = make_dataset(spec, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",

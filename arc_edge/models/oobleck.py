@@ -77,6 +77,24 @@ class WNConvTranspose1d(nn.ConvTranspose1d):
                                                bias=self.bias is not None, dilation=self.dilation))
 
 
+def make_comb_free(conv: WNConvTranspose1d) -> None:
+    """Project a transposed conv's weight (in place, the nearest in L2) onto those whose s output phases
+    each sum to the same gain: taps k and k + s (the two that reach one output sample) add up alike for
+    every k. Such an upsampler turns a constant input into a constant, where a free one turns the
+    constant part of its features into a pattern repeating every s input samples: the decoder's fixed
+    comb (every multiple of 172 Hz from the second upsampler of the tiny decoder) whatever it renders."""
+    s = conv.stride[0]
+    if conv.kernel_size[0] != 2 * s:
+        raise ValueError(f"a comb-free projection needs kernel 2 x stride, not {conv.kernel_size[0]} for stride {s}")
+    with torch.no_grad():
+        w = _weight_norm_weight(conv)
+        phase_sums = w[..., :s] + w[..., s:]
+        excess = (phase_sums - phase_sums.mean(-1, keepdim=True)) / 2
+        projected = w - torch.cat([excess, excess], dim=-1)
+        conv.weight_v.copy_(projected)
+        conv.weight_g.copy_(projected.norm(dim=(1, 2), keepdim=True))
+
+
 class NearestUpsample1d(nn.Module):
     """nn.Upsample(mode="nearest") on the last axis, then the zero padding of the 2s-tap 'same' conv
     that follows it (s - 1 left, s right: torch's split), done here so the conv needs no padded copy."""

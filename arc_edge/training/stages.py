@@ -10,12 +10,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import ModelConfig, parse_config
+from ..config import ModelConfig, OobleckConfig, parse_config
 from ..data.datasets import ProceduralDataset
 from ..errors import ConfigError
 from ..melscale import mel_filterbank
 from ..models.conditioners import TextEncoder, conditioning
-from ..models.oobleck import signal_preserving_init, vae_split
+from ..models.oobleck import OobleckDecoder, WNConvTranspose1d, make_comb_free, signal_preserving_init, vae_split
 from ..models.pipeline import ArcPipeline
 from ..sampling import noisy_latent, x0_from_velocity
 from ..tokenizer import PromptTokenizer, train_tokenizer
@@ -79,6 +79,26 @@ def initialise_vae_weights(pipeline: ArcPipeline, opts: VAEOptions) -> None:
         _narrow_posterior(vae.encoder, opts.initial_scale_bias)
 
 
+def check_comb_free_upsamplers(count: int, decoder: OobleckConfig) -> None:
+    """Refuse a ``comb_free_upsamplers`` this decoder cannot take (checked before a run writes anything)."""
+    if count and decoder.use_nearest_upsample:
+        raise ConfigError("comb_free_upsamplers: this decoder upsamples by nearest x s + conv, which is comb-free "
+                          "already; set comb_free_upsamplers = 0")
+    if count >= len(decoder.strides) > 0:
+        raise ConfigError(f"comb_free_upsamplers = {count}: this decoder has {len(decoder.strides)} upsamplers and "
+                          "the first must stay free to render steady tones on the frame grid; set it to "
+                          f"{len(decoder.strides) - 1} or less")
+
+
+def comb_free_upsamplers(decoder: OobleckDecoder, cfg: OobleckConfig, count: int) -> list[WNConvTranspose1d]:
+    """The decoder's last ``count`` upsamplers, projected comb-free now (a resumed run's are already)."""
+    check_comb_free_upsamplers(count, cfg)
+    chosen = [m for m in decoder.modules() if isinstance(m, WNConvTranspose1d)][len(cfg.strides) - count:]
+    for conv in chosen:
+        make_comb_free(conv)
+    return chosen
+
+
 class VAEStage:
     name = "vae"
 
@@ -96,6 +116,8 @@ class VAEStage:
         # the decoder as the run began (a resume restores it from the checkpoint, in load_state)
         self.anchor_decoder = (copy.deepcopy(pipeline.pretransform.model.decoder).to(env.device).eval()
                                .requires_grad_(False) if opts.generated_anchor_weight > 0 else None)
+        self.comb_free = comb_free_upsamplers(pipeline.pretransform.model.decoder, pipeline.cfg.decoder,
+                                              opts.comb_free_upsamplers)
         self.objective = wrap(_VAEObjective(pipeline).train(), env)
         self.opt = _adamw(self.objective, opts.lr, opts.weight_decay)
         self.mel = (mel_filterbank(pipeline.cfg.sample_rate, 2048, 64, 40.0, pipeline.cfg.sample_rate / 2).to(env.device)
@@ -182,6 +204,8 @@ class VAEStage:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.objective.parameters(), 1.0)
         self.opt.step()
+        for conv in self.comb_free:
+            make_comb_free(conv)
         metrics = {"loss": loss.item(), **{name: value.item() for name, (_, value) in terms.items()}}
         if self.discriminator is not None:
             metrics["d_loss"] = self._discriminator_step(recon.detach(), audio)
