@@ -213,8 +213,8 @@ def _box_built_kernel(in_channels: int, out_channels: int, stride: int, seed: in
     box of s ones (nearest x s, then a conv), 2s taps in all."""
     free = torch.randn(in_channels, out_channels, stride + 1, generator=torch.Generator().manual_seed(seed))
     box = torch.ones(stride, dtype=torch.float64)
-    return torch.tensor([[np.convolve(f.double().numpy(), box.numpy()) for f in row] for row in free],
-                        dtype=torch.float32)
+    return torch.from_numpy(np.array([[np.convolve(f.double().numpy(), box.numpy()) for f in row]
+                                      for row in free], dtype=np.float32))
 
 
 def _set_kernel(conv: WNConvTranspose1d, kernel: torch.Tensor) -> None:
