@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .decoding import MAX_DC_BLOCKER_HZ
 from .errors import ConfigError
 from .schema import Fields, int_item, read_json
 
@@ -39,6 +40,9 @@ class PretransformConfig:
     model_half: bool = False  # the VAE runs in fp16
     iterate_batch: bool = False  # batch items are encoded/decoded one at a time (same result)
     chunked: bool = False  # encode/decode in overlapping chunks of 128 latent frames (overlap 32)
+    # arc-edge's own option (the reference has none): a first-order high-pass at this many Hz on the
+    # decoded audio (decoding.DCBlocker); 0 leaves the decoder's output as the reference does
+    dc_blocker_hz: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,8 @@ def _pretransform(pre: Fields) -> PretransformConfig:
     return PretransformConfig(scale=pre.number("scale", 1.0, low=0.0, low_open=True),
                               model_half=pre.boolean("model_half", False),
                               iterate_batch=pre.boolean("iterate_batch", False),
-                              chunked=pre.boolean("chunked", False))
+                              chunked=pre.boolean("chunked", False),
+                              dc_blocker_hz=pre.number("dc_blocker_hz", 0.0, low=0.0, high=MAX_DC_BLOCKER_HZ))
 
 
 def _conditioning(model: Fields) -> tuple[T5CondConfig, NumberCondConfig, int]:

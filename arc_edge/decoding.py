@@ -9,7 +9,9 @@ last window overlaps its neighbour further, the last window's audio is kept (the
 pastes the windows in order).
 
 A bundle stores its plan in the manifest (the decoder graph is exported for one window size);
-every runner reads it from there rather than planning again.
+every runner reads it from there rather than planning again. The plan also says whether the
+decoded audio goes through a DC blocker (``DCBlocker``), which runs window by window as the audio
+streams out, the same way in every runner.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+from scipy.signal import lfilter
 
 from .errors import InputError
+
+MAX_DC_BLOCKER_HZ = 50.0  # a "DC blocker" cutting higher would take audible bass with it
 
 
 @dataclass(frozen=True)
@@ -37,9 +43,36 @@ class DecodeWindow:
 class DecodePlan:
     window: int  # latent frames per decoder call
     windows: tuple[DecodeWindow, ...]
+    dc_blocker_hz: float = 0.0  # the DC blocker's cutoff (0: none, as in the reference)
 
     def to_json(self) -> dict:
-        return {"window": self.window, "windows": [w.to_json() for w in self.windows]}
+        return {"window": self.window, "windows": [w.to_json() for w in self.windows],
+                "dc_blocker_hz": self.dc_blocker_hz}
+
+
+class DCBlocker:
+    """A first-order high-pass, y[n] = x[n] - x[n-1] + R y[n-1] with R = exp(-2 pi hz / sample_rate),
+    run over a clip's pieces in order (its state carries from one to the next, so streaming gives
+    the same audio as one call). A decoder can leave an offset a training loss did not see (the
+    DiT's latents for a prompt unlike the training captions); at a few Hz the filter takes it out
+    and leaves every audible frequency as it was (-0.04 dB at 50 Hz for 5 Hz).
+
+    The clip is taken to have sat at its first ``settle`` samples' mean before it began, so an
+    offset present from the start is removed at once instead of decaying as a thump."""
+
+    def __init__(self, hz: float, sample_rate: int, settle: int):
+        self.pole = math.exp(-2.0 * math.pi * hz / sample_rate)
+        self.settle = settle
+        self._state: np.ndarray | None = None
+
+    def __call__(self, piece: torch.Tensor) -> torch.Tensor:
+        """piece: [..., n] audio, the clip's next samples; returns the filtered piece (same dtype)."""
+        x = piece.detach().double().numpy()
+        if self._state is None:
+            # lfilter's transposed direct form keeps -x[n-1] + R y[n-1] as its state
+            self._state = -x[..., :self.settle].mean(axis=-1, keepdims=True)
+        y, self._state = lfilter([1.0, -1.0], [1.0, -self.pole], x, axis=-1, zi=self._state)
+        return torch.from_numpy(y).to(piece.dtype)
 
 
 def plan_windows(length: int, window: int, overlap: int) -> DecodePlan:
@@ -94,9 +127,11 @@ def end_fade_gains(fade: int) -> torch.Tensor:
 
 
 def decode_in_windows(decode: Callable[[torch.Tensor], torch.Tensor], latent: torch.Tensor, plan: DecodePlan,
-                      hop: int, samples: int | None = None, fade: int = 0) -> Iterator[torch.Tensor]:
+                      hop: int, samples: int | None = None, fade: int = 0,
+                      sample_rate: int | None = None) -> Iterator[torch.Tensor]:
     """Yield the audio [B, C, n] of each window in order, as soon as it is decoded, up to ``samples``
     samples in all (windows past that are not decoded). ``hop``: audio samples per latent frame.
+    The plan's DC blocker (it needs ``sample_rate``) filters each window's audio in turn.
     When ``samples`` cuts the clip short, its last ``fade`` samples fade out (the reference cuts
     hard, which ends the clip on a click); each window's share of the fade is applied before it is
     yielded, so streaming is unaffected."""
@@ -104,6 +139,11 @@ def decode_in_windows(decode: Callable[[torch.Tensor], torch.Tensor], latent: to
     limit = full if samples is None else samples
     fade = min(fade, limit) if limit < full else 0
     gains = end_fade_gains(fade) if fade else None
+    blocker = None
+    if plan.dc_blocker_hz > 0:
+        if sample_rate is None:
+            raise ValueError("this decode plan has a DC blocker: pass the sample rate")
+        blocker = DCBlocker(plan.dc_blocker_hz, sample_rate, hop)
     for w in plan.windows:
         if w.keep_begin * hop >= limit:
             return
@@ -111,6 +151,8 @@ def decode_in_windows(decode: Callable[[torch.Tensor], torch.Tensor], latent: to
         lo = (w.keep_begin - w.start) * hop
         hi = min((w.keep_end - w.start) * hop, lo + limit - w.keep_begin * hop)
         piece = audio[..., lo:hi]
+        if blocker is not None:
+            piece = blocker(piece)
         start, fade_start = w.keep_begin * hop, limit - fade
         if gains is not None and start + piece.shape[-1] > fade_start:
             skip = max(fade_start - start, 0)

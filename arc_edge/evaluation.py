@@ -149,7 +149,8 @@ def reconstruct(runtime: Runtime, audio: np.ndarray) -> np.ndarray:
     with torch.no_grad():
         latent = runtime.posterior(torch.from_numpy(np.ascontiguousarray(audio))[None])[0]
         plan = runtime.decode_plan()
-        chunks = decode_in_windows(runtime.decode, latent, plan, runtime.cfg.downsampling_ratio, audio.shape[1])
+        chunks = decode_in_windows(runtime.decode, latent, plan, runtime.cfg.downsampling_ratio, audio.shape[1],
+                                   sample_rate=runtime.cfg.sample_rate)
         return torch.cat(list(chunks), dim=-1)[0].numpy()
 
 

@@ -183,7 +183,8 @@ def generate(runtime: Runtime, req: GenerationRequest, on_step: Callable[[int, i
     t_dec = time.perf_counter()
     chunks = []
     fade = end_fade_samples(cfg.sample_rate)
-    for chunk in decode_in_windows(runtime.decode, latent, runtime.decode_plan(), cfg.downsampling_ratio, n, fade):
+    for chunk in decode_in_windows(runtime.decode, latent, runtime.decode_plan(), cfg.downsampling_ratio, n, fade,
+                                   cfg.sample_rate):
         chunks.append(chunk[0].float().numpy())
         if not np.isfinite(chunks[-1]).all():
             raise GenerationError("the decoder produced NaN or infinite samples from finite latents; check the "

@@ -109,7 +109,7 @@ def write_pingpong(bundle: Path, out: Path) -> None:
         latent = sample_pingpong(velocity, noise, schedule)
         first = latent[..., :m.decode.window]
         chunks = decode_in_windows(lambda w: fake_decode(w, m.audio_channels, hop), latent, m.decode, hop, samples,
-                                   end_fade_samples(m.sample_rate))
+                                   end_fade_samples(m.sample_rate), m.sample_rate)
         audio = torch.cat(list(chunks), dim=-1)[0]
         runs[str(scale)] = {"first_window": first.flatten().tolist(), "audio": audio.T.flatten().tolist()}
     json.dump({"steps": steps, "seconds": seconds, "noises": [n.flatten().tolist() for n in [noise.initial, *noise.steps]],

@@ -118,6 +118,7 @@ def test_chunked_decoding_is_the_references(tiny_cfg):
     raw = copy.deepcopy(tiny_cfg.raw)
     raw["sample_size"] = 256 * 2048  # 256 latent frames: three chunks, the last one flush with the end
     raw["model"]["pretransform"]["chunked"] = True
+    del raw["model"]["pretransform"]["dc_blocker_hz"]  # arc-edge's own option: the reference has none
     pipeline = random_pipeline(parse_config(raw, "test config"), seed=5)
     latent = torch.randn(1, tiny_cfg.latent_dim, 256, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -61,8 +61,13 @@ AUTO_MAX_WINDOW = 128  # latent frames (~6 s at SAOS's rate): clips up to this d
 
 
 def decode_plan(pipeline: ArcPipeline, opts: ExportOptions) -> DecodePlan:
-    """The decoder's windows. auto: the whole clip when it is short, else the fewest equal windows of
-    at most AUTO_MAX_WINDOW frames (bounded decoder memory, audio out after the first window)."""
+    """The decoder's windows (and the model's DC blocker). auto: the whole clip when it is short, else
+    the fewest equal windows of at most AUTO_MAX_WINDOW frames (bounded decoder memory, audio out
+    after the first window)."""
+    return replace(_windows(pipeline, opts), dc_blocker_hz=pipeline.cfg.pretransform.dc_blocker_hz)
+
+
+def _windows(pipeline: ArcPipeline, opts: ExportOptions) -> DecodePlan:
     frames = pipeline.cfg.latent_length
     field = receptive_field_frames(pipeline)
     overlap = 2 * field if opts.decode_overlap is None else opts.decode_overlap

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..decoding import MIN_SECONDS, DecodePlan, DecodeWindow
+from ..decoding import MAX_DC_BLOCKER_HZ, MIN_SECONDS, DecodePlan, DecodeWindow
 from ..errors import ArcEdgeError
 from ..fileio import sha256_file
 from ..schema import Fields, int_item, number_item, read_text
@@ -148,7 +148,8 @@ def _decode_plan(f: Fields, frames: int) -> DecodePlan:
         windows.append(w)
     if windows[-1].keep_end != frames:
         raise BundleError(f"{f.where}: the decode windows stop at frame {windows[-1].keep_end} of {frames}")
-    return DecodePlan(window, tuple(windows))
+    # absent in bundles exported before the blocker existed: those decode with none
+    return DecodePlan(window, tuple(windows), f.number("dc_blocker_hz", 0.0, low=0.0, high=MAX_DC_BLOCKER_HZ))
 
 
 def parse_manifest(raw: Any, bundle_dir: Path, digest: str) -> Manifest:

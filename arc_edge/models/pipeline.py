@@ -6,6 +6,8 @@ and provides the graph calls.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -71,10 +73,12 @@ class ArcPipeline(nn.Module):
         return self.cfg.max_seconds
 
     def decode_plan(self) -> DecodePlan:
-        """Whole-clip decoding, or the reference's chunks when the config says ``chunked``."""
+        """Whole-clip decoding, or the reference's chunks when the config says ``chunked``; the config's DC blocker."""
         if self.cfg.pretransform.chunked:
-            return plan_windows(self.cfg.latent_length, REFERENCE_CHUNK, REFERENCE_OVERLAP)
-        return whole_clip(self.cfg.latent_length)
+            plan = plan_windows(self.cfg.latent_length, REFERENCE_CHUNK, REFERENCE_OVERLAP)
+        else:
+            plan = whole_clip(self.cfg.latent_length)
+        return replace(plan, dc_blocker_hz=self.cfg.pretransform.dc_blocker_hz)
 
     def posterior(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Audio [B, C, n] -> the VAE posterior's mean and std (in the diffusion model's latent scale)."""

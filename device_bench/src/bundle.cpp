@@ -235,6 +235,12 @@ Manifest load_manifest(const std::string& bundle_dir, Verify verify, const std::
       m.decode_windows.push_back(d);
     }
     if (covered != m.latent_frames()) bad(path, "decoder.decode.windows do not cover the latent");
+    if (decode.contains("dc_blocker_hz")) {  // absent in bundles exported before the blocker existed
+      m.dc_blocker_hz = decode.at("dc_blocker_hz").get<double>();
+      if (!std::isfinite(m.dc_blocker_hz) || m.dc_blocker_hz < 0 || m.dc_blocker_hz > Manifest::kMaxDcBlockerHz) {
+        bad(path, "decoder.decode.dc_blocker_hz must be a number from 0 to 50");
+      }
+    }
     if (j.contains("selftest")) {
       const auto& st = j.at("selftest");
       m.selftest_file = listed(m, st.at("file").get<std::string>(), path, "selftest.file");

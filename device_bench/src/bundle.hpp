@@ -55,6 +55,7 @@ struct Manifest {
   std::map<std::string, GraphSpec> graphs;
   int64_t decode_window = 0;
   std::vector<DecodeWindow> decode_windows;
+  double dc_blocker_hz = 0.0;  // the decoded audio's first-order high-pass (0: none); arc_edge.decoding.DCBlocker
   std::map<std::string, std::string> files;  // name -> sha256
   std::string selftest_file;                 // empty when the bundle has none
   struct SelfTestSpec {
@@ -66,6 +67,7 @@ struct Manifest {
   // A clip cut short of the model's length fades out over its last 10 ms (arc_edge.decoding.END_FADE_SECONDS);
   // no clip is shorter than that fade.
   static constexpr double kEndFadeSeconds = 0.01;
+  static constexpr double kMaxDcBlockerHz = 50.0;  // arc_edge.decoding.MAX_DC_BLOCKER_HZ
   double max_seconds() const { return static_cast<double>(sample_size) / sample_rate; }
   int64_t latent_frames() const { return latent_shape.at(2); }
   int64_t hop() const { return sample_size / latent_frames(); }  // audio samples per latent frame

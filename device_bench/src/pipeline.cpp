@@ -40,6 +40,37 @@ ScalarType dtype_of(const std::string& d) { return d == "int64" ? ScalarType::Lo
 std::vector<executorch::aten::SizesType> sizes_of(const TensorSpec& s) { return {s.shape.begin(), s.shape.end()}; }
 
 const char* const kGraphs[] = {"conditioners", "dit", "decoder"};
+
+// arc_edge.decoding.DCBlocker: y[n] = x[n] - x[n-1] + R y[n-1], one state per channel carried from
+// window to window; before the clip, x sat at the mean of its first `settle` samples.
+class DcBlocker {
+ public:
+  DcBlocker(double hz, int sample_rate, int64_t channels)
+      : pole_(std::exp(-2.0 * M_PI * hz / sample_rate)), prev_(channels), out_(channels) {}
+
+  // planar: a window's audio, channel c's samples from planar[c * span + offset]; starts the state
+  // from the first `settle` of them the first time
+  void start_once(const float* planar, int64_t span, int64_t offset, int64_t settle) {
+    if (started_) return;
+    for (size_t c = 0; c < prev_.size(); ++c) {
+      double sum = 0;
+      for (int64_t s = 0; s < settle; ++s) sum += planar[c * span + offset + s];
+      prev_[c] = sum / static_cast<double>(settle);
+    }
+    started_ = true;
+  }
+
+  float operator()(size_t channel, float x) {
+    out_[channel] = x - prev_[channel] + pole_ * out_[channel];
+    prev_[channel] = x;
+    return static_cast<float>(out_[channel]);
+  }
+
+ private:
+  double pole_;
+  std::vector<double> prev_, out_;
+  bool started_ = false;
+};
 }  // namespace
 
 Graph::Graph(const Manifest& m, std::string name, std::string etdump_file)
@@ -273,6 +304,7 @@ std::vector<float> Pipeline::generate(const Tokens& tokens, const Request& req,
   const int64_t fade =
       keep_total < frames * hop ? std::min<int64_t>(std::llround(Manifest::kEndFadeSeconds * m_.sample_rate), keep_total) : 0;
   const int64_t fade_start = keep_total - fade;
+  DcBlocker blocker(m_.dc_blocker_hz, m_.sample_rate, channels);
   bool first = true;
   for (const auto& w : m_.decode_windows) {
     const int64_t begin = w.keep_begin * hop;
@@ -287,8 +319,13 @@ std::vector<float> Pipeline::generate(const Tokens& tokens, const Request& req,
     }
     const int64_t span = window * hop, offset = (w.keep_begin - w.start) * hop;
     const int64_t count = std::min(w.keep_end * hop, keep_total) - begin;
+    const bool block = m_.dc_blocker_hz > 0;
+    if (block) blocker.start_once(p, span, offset, std::min(hop, count));
     for (int64_t s = 0; s < count; ++s) {
-      for (int64_t c = 0; c < channels; ++c) interleaved[(begin + s) * channels + c] = p[c * span + offset + s];
+      for (int64_t c = 0; c < channels; ++c) {
+        const float v = p[c * span + offset + s];
+        interleaved[(begin + s) * channels + c] = block ? blocker(static_cast<size_t>(c), v) : v;
+      }
       if (begin + s >= fade_start) {
         const double k = static_cast<double>(begin + s - fade_start + 1);
         const float gain = static_cast<float>(0.5 * (1.0 + std::cos(M_PI * k / static_cast<double>(fade))));

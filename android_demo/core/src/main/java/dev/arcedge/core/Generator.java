@@ -126,6 +126,7 @@ public final class Generator {
     int fadeStart = keepTotal - fade;
     float[] out = new float[keepTotal * channels];
     float[] chunk = new float[dim * window];
+    DcBlocker blocker = manifest.dcBlockerHz > 0 ? new DcBlocker(manifest.dcBlockerHz, manifest.sampleRate, channels) : null;
     boolean first = true;
     for (Manifest.DecodeWindow w : manifest.decodeWindows) {
       int begin = w.keepBegin * hop;
@@ -138,8 +139,12 @@ public final class Generator {
       }
       int span = window * hop, offset = (w.keepBegin - w.start) * hop;
       int count = Math.min(w.keepEnd * hop, keepTotal) - begin;
+      if (blocker != null) blocker.startOnce(planar, span, offset, Math.min(hop, count));
       for (int s = 0; s < count; s++) {
-        for (int c = 0; c < channels; c++) out[(begin + s) * channels + c] = planar[c * span + offset + s];
+        for (int c = 0; c < channels; c++) {
+          float v = planar[c * span + offset + s];
+          out[(begin + s) * channels + c] = blocker != null ? blocker.apply(c, v) : v;
+        }
         if (begin + s >= fadeStart) {
           float gain = (float) (0.5 * (1.0 + Math.cos(Math.PI * (begin + s - fadeStart + 1) / (double) fade)));
           for (int c = 0; c < channels; c++) out[(begin + s) * channels + c] *= gain;

@@ -34,6 +34,7 @@ public final class Manifest {
   private static final Pattern PLAIN_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}");
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
   private static final String[] REQUIRED_GRAPHS = {"conditioners", "dit", "decoder"};
+  static final double MAX_DC_BLOCKER_HZ = 50.0;  // arc_edge.decoding.MAX_DC_BLOCKER_HZ
 
   /** One graph input or output: name, static shape and dtype ("float32" or "int64"). */
   public static final class TensorSpec {
@@ -99,6 +100,8 @@ public final class Manifest {
   public final Map<String, GraphSpec> graphs;
   public final int decodeWindow;
   public final List<DecodeWindow> decodeWindows;
+  /** The decoded audio's first-order high-pass in Hz (0: none); arc_edge.decoding.DCBlocker. */
+  public final double dcBlockerHz;
   public final Map<String, String> files;
   public final String selftestFile;  // null when the bundle carries no self-test data
   /** graph -> {cases, min SNR dB} of the self-test. */
@@ -149,6 +152,8 @@ public final class Manifest {
     JsonFields decode = graphList.obj("decoder").obj("decode");
     decodeWindow = (int) decode.integer("window", 1, latentShape[2]);
     decodeWindows = Collections.unmodifiableList(windows(decode, (int) latentShape[2], decodeWindow));
+    // absent in bundles exported before the blocker existed: those decode with none
+    dcBlockerHz = decode.has("dc_blocker_hz") ? decode.number("dc_blocker_hz", 0, MAX_DC_BLOCKER_HZ) : 0;
     selftestFile = j.has("selftest") ? listed(j.obj("selftest").string("file"), j.where(), "selftest.file") : null;
     Map<String, double[]> st = new LinkedHashMap<>();
     if (selftestFile != null) {
