@@ -256,10 +256,14 @@ def _check_consistency(cfg: ModelConfig, where: str) -> None:
         raise ConfigError(f"{where}: " + "; ".join(problems))
 
 
-def with_decoder(cfg: ModelConfig, decoder: dict[str, Any], where: str) -> ModelConfig:
-    """``cfg`` with its VAE decoder's config (the raw ``decoder.config`` object) replaced, validated again."""
+def with_decoder(cfg: ModelConfig, decoder: dict[str, Any], where: str, dc_blocker_hz: float | None = None
+                 ) -> ModelConfig:
+    """``cfg`` with its VAE decoder's config (the raw ``decoder.config`` object) replaced, and the DC
+    blocker on its output when one is given, validated again."""
     raw = copy.deepcopy(cfg.raw)
     raw["model"]["pretransform"]["config"]["decoder"]["config"] = copy.deepcopy(decoder)
+    if dc_blocker_hz is not None:
+        raw["model"]["pretransform"]["dc_blocker_hz"] = dc_blocker_hz
     return parse_config(raw, where)
 
 

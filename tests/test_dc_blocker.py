@@ -94,3 +94,26 @@ def test_manifest_reads_the_blocker_refuses_bad_values_and_defaults_to_none(et_i
         decode["dc_blocker_hz"] = bad
         with pytest.raises(BundleError, match="dc_blocker_hz"):
             parse_manifest(raw, et_int8_bundle, "x")
+
+
+def test_vae_from_brings_the_donors_blocker_with_its_decoder(tiny_model_dir, tmp_path):
+    """A DiT joined to a decoder tuned apart decodes as the donor does, blocker included; a donor
+    saved without one (an older model directory) takes it away."""
+    import shutil
+
+    from arc_edge.checkpoint import load_model_dir
+    from arc_edge.commands.train import take_vae
+
+    donor = tmp_path / "donor"
+    shutil.copytree(tiny_model_dir, donor)
+    raw = json.loads((donor / "model_config.json").read_text())
+    for hz in (12.5, None):
+        if hz is None:
+            del raw["model"]["pretransform"]["dc_blocker_hz"]
+        else:
+            raw["model"]["pretransform"]["dc_blocker_hz"] = hz
+        (donor / "model_config.json").write_text(json.dumps(raw))
+        pipe = load_model_dir(tiny_model_dir)
+        take_vae(pipe, donor, tiny_model_dir)
+        assert pipe.decode_plan().dc_blocker_hz == (hz or 0.0)
+        assert pipe.cfg.raw["model"]["pretransform"].get("dc_blocker_hz", 0.0) == (hz or 0.0)  # what the run saves

@@ -103,7 +103,9 @@ def take_vae(pipeline, donor_dir: Path, init_dir: Path) -> None:
         raise type(exc)(f"--vae-from: {exc}") from None
     cfg = pipeline.cfg
     widths_aside = dataclasses.replace(dcfg.decoder, channels=cfg.decoder.channels, c_mults=cfg.decoder.c_mults)
-    if (cfg.encoder, cfg.pretransform, cfg.decoder) != (dcfg.encoder, dcfg.pretransform, widths_aside):
+    # the DC blocker comes with the donor's decoder: it is there for that decoder's output
+    blocker_aside = dataclasses.replace(dcfg.pretransform, dc_blocker_hz=cfg.pretransform.dc_blocker_hz)
+    if (cfg.encoder, cfg.pretransform, cfg.decoder) != (dcfg.encoder, blocker_aside, widths_aside):
         raise InputError(f"--vae-from {donor_dir} has another VAE architecture than --init {init_dir}; "
                          "give a model of the same model_config (its decoder may be wider)")
     mine, theirs = pipeline.pretransform.model.encoder.state_dict(), donor.model.encoder.state_dict()
@@ -111,8 +113,9 @@ def take_vae(pipeline, donor_dir: Path, init_dir: Path) -> None:
         raise InputError(f"--vae-from {donor_dir} has another encoder than --init {init_dir}, so its decoder would "
                          "not read the latents this DiT makes; give a model whose decoder was tuned from this VAE "
                          "('train decoder' keeps the encoder)")
-    if dcfg.decoder != cfg.decoder:
-        pipeline.cfg = with_decoder(cfg, decoder_raw(dcfg), f"--vae-from {donor_dir}'s decoder config")
+    if (dcfg.decoder, dcfg.pretransform.dc_blocker_hz) != (cfg.decoder, cfg.pretransform.dc_blocker_hz):
+        pipeline.cfg = with_decoder(cfg, decoder_raw(dcfg), f"--vae-from {donor_dir}'s decoder config",
+                                    dcfg.pretransform.dc_blocker_hz)
     pipeline.pretransform = donor
     pipeline.apply_model_half()
 
