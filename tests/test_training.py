@@ -1359,6 +1359,7 @@ def test_peak_and_reference_free_whine_terms():
 
 
 def test_the_generated_pool_holds_the_latents_generation_decodes(init_model):
+    from arc_edge.decoding import decode_in_windows
     from arc_edge.generate import GenerationRequest, generate
     from arc_edge.training.generated_pool import generated_latents
 
@@ -1366,8 +1367,10 @@ def test_the_generated_pool_holds_the_latents_generation_decodes(init_model):
     item = {"caption": "a soft square wave panned right", "seconds": 2.0}
     pool = generated_latents(pipe, [item], 1, seed=5)
     assert pool.shape == (1, pipe.cfg.latent_dim, pipe.cfg.latent_length)
-    with torch.no_grad():
-        decoded = pipe.decode(pool / pipe.cfg.pretransform.scale)[0].numpy()
+    with torch.no_grad():  # decoded as generation decodes (the model's DC blocker included)
+        decoded = torch.cat(list(decode_in_windows(pipe.decode, pool / pipe.cfg.pretransform.scale, pipe.decode_plan(),
+                                                   pipe.cfg.downsampling_ratio, sample_rate=pipe.cfg.sample_rate)),
+                            -1)[0].numpy()
     seconds = pipe.cfg.sample_size / pipe.cfg.sample_rate  # the whole clip: generation fades no end
     audio = generate(pipe, GenerationRequest(prompt=item["caption"], seconds=seconds, seed=5)).audio
     assert audio.shape == decoded.shape and abs(audio - decoded).max() < 1e-4
