@@ -1,5 +1,6 @@
 """`arc-edge generate` and `arc-edge info` end to end on the tiny config."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -115,6 +116,14 @@ def test_info_reports_official_counts(capsys):
     assert run_cli("info", "--config", "saos") == 0
     out = capsys.readouterr().out
     assert "340,879,488" in out and "78,122,626" in out and "497,190,274" in out
+    assert "DC blocker:   none" in out  # the reference's decoder output, untouched
+
+
+def test_info_names_the_dc_blocker(capsys):
+    assert run_cli("info", "--config", "tiny") == 0
+    assert "DC blocker:   5 Hz high-pass on the decoded audio" in capsys.readouterr().out
+    assert run_cli("info", "--config", "tiny", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["dc_blocker_hz"] == 5.0
 
 
 def test_atomic_outputs_get_ordinary_permissions(tmp_path):

@@ -24,6 +24,7 @@ def describe(cfg, counts: dict[str, int], source: str, trained: dict[str, str] |
         "sample_rate": cfg.sample_rate,
         "audio_channels": cfg.audio_channels,
         "max_seconds": round(cfg.max_seconds, 3),
+        "dc_blocker_hz": cfg.pretransform.dc_blocker_hz,  # 0: the decoder's output as it is (the reference's)
         "latent_shape": [1, cfg.latent_dim, cfg.latent_length],
         "dit": {"embed_dim": cfg.dit.embed_dim, "depth": cfg.dit.depth, "heads": cfg.dit.num_heads},
         "t5": cfg.prompt.model_name,
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"trained:      {', '.join(f'{k} {v}' for k, v in trained.items())} (recorded by the training run)")
     print(f"audio:        {cfg.sample_rate} Hz, {cfg.audio_channels} ch, up to {info['max_seconds']} s")
     print(f"latent:       {info['latent_shape']}")
+    hz = info["dc_blocker_hz"]
+    print(f"DC blocker:   {f'{hz:g} Hz high-pass on the decoded audio' if hz else 'none'}")
     print(f"DiT:          dim {cfg.dit.embed_dim}, depth {cfg.dit.depth}, heads {cfg.dit.num_heads}")
     print(f"text encoder: {cfg.prompt.model_name}, {cfg.prompt.max_length} tokens")
     for part, n in counts.items():
