@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.signal import lfilter
 
 from .errors import InputError
 
@@ -67,6 +66,10 @@ class DCBlocker:
 
     def __call__(self, piece: torch.Tensor) -> torch.Tensor:
         """piece: [..., n] audio, the clip's next samples; returns the filtered piece (same dtype)."""
+        # imported here: every command (--help included) imports this module through the config, and
+        # scipy.signal takes most of a second to load
+        from scipy.signal import lfilter
+
         x = piece.detach().double().numpy()
         if self._state is None:
             # lfilter's transposed direct form keeps -x[n-1] + R y[n-1] as its state
