@@ -305,6 +305,7 @@ std::vector<float> Pipeline::generate(const Tokens& tokens, const Request& req,
       keep_total < frames * hop ? std::min<int64_t>(std::llround(Manifest::kEndFadeSeconds * m_.sample_rate), keep_total) : 0;
   const int64_t fade_start = keep_total - fade;
   DcBlocker blocker(m_.dc_blocker_hz, m_.sample_rate, channels);
+  const bool block = m_.dc_blocker_hz > 0;
   bool first = true;
   for (const auto& w : m_.decode_windows) {
     const int64_t begin = w.keep_begin * hop;
@@ -319,7 +320,6 @@ std::vector<float> Pipeline::generate(const Tokens& tokens, const Request& req,
     }
     const int64_t span = window * hop, offset = (w.keep_begin - w.start) * hop;
     const int64_t count = std::min(w.keep_end * hop, keep_total) - begin;
-    const bool block = m_.dc_blocker_hz > 0;
     if (block) blocker.start_once(p, span, offset, std::min(hop, count));
     for (int64_t s = 0; s < count; ++s) {
       for (int64_t c = 0; c < channels; ++c) {
