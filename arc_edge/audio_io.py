@@ -23,13 +23,22 @@ def check_wav_target(path: Path, force: bool, flag: str = "--out") -> None:
                          f"e.g. {path.with_suffix('.wav')}")
 
 
-def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> None:
-    """audio [channels, samples] float in [-1, 1]; appears at ``path`` only when complete."""
-    data = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0).T
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> float:
+    """audio [channels, samples] float; appears at ``path`` only when complete. Returns the gain
+    applied: 1.0, or under 1 for a clip whose peak is over full scale. Such a clip is turned down as
+    a whole rather than clipped: clipping flattens every peak into a buzz, one gain only makes the
+    sound quieter. The native runner and the app apply the same rule in float32 and write the same
+    bytes."""
+    data = np.asarray(audio, dtype=np.float32)
+    peak = np.float32(np.max(np.abs(data))) if data.size else np.float32(0.0)
+    if peak > 1.0:  # x / peak, not x * (1 / peak): the peak lands on exactly 1, in every writer
+        data = data / peak
+    data = np.clip(data, -1.0, 1.0).T
     if subtype == "PCM_16":  # round x * 32767 ourselves: the native runner and the app do the same
         data = np.rint(data * np.float32(32767.0)).astype(np.int16)
     with atomic_file(Path(path), suffix=".wav") as tmp:
         sf.write(str(tmp), data, sample_rate, subtype=subtype, format="WAV")
+    return float(1.0 / peak) if peak > 1.0 else 1.0
 
 
 def read_audio(path: Path, sample_rate: int, channels: int) -> np.ndarray:

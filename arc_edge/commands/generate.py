@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from .common import (
@@ -76,7 +77,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {runtime.description}")
     with progress_bar(args.steps, "sampling") as bar:
         result = generate(runtime, req, on_step=lambda i, n: bar.update(1))
-    write_wav(args.out, result.audio, result.sample_rate)
+    gain = write_wav(args.out, result.audio, result.sample_rate)
+    if gain < 1.0:
+        print(f"note: the clip peaked {-20 * math.log10(gain):.1f} dB over full scale; it was written that much "
+              "quieter rather than clipped")
     stages = "  ".join(f"{k} {v:.0f} ms" for k, v in result.stage_ms.items())
     print(f"timing: {stages}  (per step {sum(result.step_ms) / len(result.step_ms):.0f} ms)")
     print(f"wrote {args.out} ({result.audio.shape[1] / result.sample_rate:.2f} s, {result.sample_rate} Hz, "

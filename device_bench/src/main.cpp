@@ -289,8 +289,13 @@ int main(int argc, char** argv) {
                 << " ms, first audio " << times.first_audio_ms << " ms, total " << times.total_ms
                 << " ms, peak RSS " << arc::peak_rss_kb() / 1024.0 << " MB\n";
     }
-    arc::write_wav(args.out, audio, manifest.audio_channels, manifest.sample_rate, args.float_wav);
+    const float gain = arc::write_wav(args.out, audio, manifest.audio_channels, manifest.sample_rate, args.float_wav);
+    if (gain < 1.0f) {
+      std::cout << "note: the clip peaked " << -20.0 * std::log10(gain)
+                << " dB over full scale; it was written that much quieter rather than clipped\n";
+    }
     report["output"] = args.out;
+    report["output_gain"] = gain;
     report["complete"] = true;
     arc::write_report(args.report, report);
   } catch (const std::exception& e) {

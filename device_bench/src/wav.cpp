@@ -16,8 +16,11 @@ void put(std::ofstream& out, T v) {
 }
 }  // namespace
 
-void write_wav(const std::string& path, const std::vector<float>& interleaved, int channels, int sample_rate,
-               bool float32) {
+float write_wav(const std::string& path, const std::vector<float>& interleaved, int channels, int sample_rate,
+                bool float32) {
+  float peak = 0.0f;
+  for (float s : interleaved) peak = std::max(peak, std::fabs(s));
+  const bool over = peak > 1.0f;  // turned down as a whole rather than clipped, as Python's writer does
   const std::string tmp = path + ".part";
   {
     std::ofstream out(tmp, std::ios::binary);
@@ -37,7 +40,7 @@ void write_wav(const std::string& path, const std::vector<float>& interleaved, i
     out.write("data", 4);
     put<uint32_t>(out, data_bytes);
     for (float s : interleaved) {
-      const float c = std::clamp(s, -1.0f, 1.0f);
+      const float c = std::clamp(over ? s / peak : s, -1.0f, 1.0f);
       if (float32) {
         put<float>(out, c);
       } else {
@@ -50,6 +53,7 @@ void write_wav(const std::string& path, const std::vector<float>& interleaved, i
     std::remove(tmp.c_str());
     throw std::runtime_error("cannot move the finished WAV to " + path);
   }
+  return over ? 1.0f / peak : 1.0f;
 }
 
 }  // namespace arc
