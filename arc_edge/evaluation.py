@@ -45,9 +45,8 @@ from .data.procedural import (
     with_irrelevant_words,
 )
 from .data.signal_health import health, summarize_health
-from .decoding import decode_in_windows
 from .errors import InputError, first_line
-from .generate import GenerationRequest, Runtime, generate
+from .generate import GenerationRequest, Runtime, generate, reconstruct
 from .schema import Fields, number_item, read_json, read_text
 
 NEUTRAL = {"fade": "none", "pulse": "steady", "pan": "center"}  # what a prompt gets when it does not ask
@@ -141,17 +140,6 @@ def diversity(embeddings: np.ndarray, groups: list[int]) -> float | None:
         d = float(np.linalg.norm(embeddings[i] - embeddings[j]))
         (within if groups[i] == groups[j] else between).append(d)
     return float(np.mean(within) / max(np.mean(between), 1e-12))
-
-
-def reconstruct(runtime: Runtime, audio: np.ndarray) -> np.ndarray:
-    """VAE encode (posterior mean) + decode of reference audio: the ceiling any generator in that
-    latent space has."""
-    with torch.no_grad():
-        latent = runtime.posterior(torch.from_numpy(np.ascontiguousarray(audio))[None])[0]
-        plan = runtime.decode_plan()
-        chunks = decode_in_windows(runtime.decode, latent, plan, runtime.cfg.downsampling_ratio, audio.shape[1],
-                                   sample_rate=runtime.cfg.sample_rate)
-        return torch.cat(list(chunks), dim=-1)[0].numpy()
 
 
 class Embedder(Protocol):

@@ -196,3 +196,16 @@ def generate(runtime: Runtime, req: GenerationRequest, on_step: Callable[[int, i
     timer.ms["decoder"] = (time.perf_counter() - t_dec) * 1e3
     timer.ms["total"] = (time.perf_counter() - start) * 1e3
     return GenerationResult(np.concatenate(chunks, axis=1), cfg.sample_rate, timer.ms, step_ms, truncated)
+
+
+def reconstruct(runtime: Runtime, audio: np.ndarray, device: torch.device | None = None) -> np.ndarray:
+    """VAE encode (posterior mean) and decode of ``audio`` [channels, n], decoded as a generation is
+    (the runtime's decode plan, DC blocker included): the ceiling any generator in that latent space
+    has. ``device``: where the runtime's weights are (a training run's GPU); the audio comes back on
+    the CPU."""
+    with torch.no_grad():
+        x = torch.from_numpy(np.ascontiguousarray(audio))[None]
+        latent = runtime.posterior(x if device is None else x.to(device))[0]
+        chunks = decode_in_windows(lambda w: runtime.decode(w).cpu(), latent, runtime.decode_plan(),
+                                   runtime.cfg.downsampling_ratio, audio.shape[1], sample_rate=runtime.cfg.sample_rate)
+        return torch.cat(list(chunks), dim=-1)[0].numpy()

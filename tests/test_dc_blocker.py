@@ -117,3 +117,25 @@ def test_vae_from_brings_the_donors_blocker_with_its_decoder(tiny_model_dir, tmp
         take_vae(pipe, donor, tiny_model_dir)
         assert pipe.decode_plan().dc_blocker_hz == (hz or 0.0)
         assert pipe.cfg.raw["model"]["pretransform"].get("dc_blocker_hz", 0.0) == (hz or 0.0)  # what the run saves
+
+
+def test_training_previews_are_decoded_through_the_blocker(tmp_path):
+    """A vae run's preview reconstruction is what the model's users hear: a decoder that adds an
+    offset has it taken out, as in generate and eval."""
+    import soundfile as sf
+
+    from arc_edge.checkpoint import random_pipeline
+    from arc_edge.training.loop import _write_samples
+
+    pipeline = random_pipeline(builtin_config("tiny"), seed=0)
+    assert pipeline.cfg.pretransform.dc_blocker_hz > 0
+    pipeline.pretransform.model.decoder.register_forward_hook(lambda module, args, out: out + 0.3)
+    t = torch.arange(2 * 2048) / SR
+    audio = (0.2 * torch.sin(2 * math.pi * 300 * t)).repeat(2, 1)
+    with torch.no_grad():
+        raw = pipeline.decode(pipeline.posterior(audio[None])[0])
+    assert raw.mean().abs() > 0.2  # the offset is there before the blocker
+    _write_samples(tmp_path, pipeline, 7, "vae", [{"audio": audio}])
+    written, sr = sf.read(tmp_path / "samples" / "step000007_recon.wav", always_2d=True)
+    assert sr == SR and written.shape == (audio.shape[1], 2)
+    assert np.abs(written.mean(axis=0)).max() < 0.01

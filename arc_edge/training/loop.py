@@ -25,7 +25,7 @@ from ..checkpoint import save_model_dir
 from ..config import parse_config
 from ..errors import CheckpointError, InputError, first_line
 from ..fileio import atomic_file, write_json
-from ..generate import DEFAULT_PROMPT, GenerationRequest, generate
+from ..generate import DEFAULT_PROMPT, GenerationRequest, generate, reconstruct
 from ..models.pipeline import ArcPipeline
 from ..schema import read_text
 from ..tokenizer import PromptTokenizer
@@ -127,12 +127,9 @@ def _write_samples(run_dir: Path, pipeline: ArcPipeline, step: int, stage_name: 
     out = run_dir / "samples"
     out.mkdir(exist_ok=True)
     pipeline.eval()
-    if stage_name == "vae":  # reconstruction of a training example
-        item = data[0]
-        with torch.no_grad():
-            audio = item["audio"][None].to(next(pipeline.parameters()).device)
-            recon = pipeline.decode(pipeline.posterior(audio)[0])
-        write_wav(out / f"step{step:06d}_recon.wav", recon[0].cpu().numpy(), pipeline.cfg.sample_rate)
+    if stage_name == "vae":  # reconstruction of a training example, decoded as the model's users hear it
+        recon = reconstruct(pipeline, data[0]["audio"].cpu().numpy(), next(pipeline.parameters()).device)
+        write_wav(out / f"step{step:06d}_recon.wav", recon, pipeline.cfg.sample_rate)
     else:
         steps, sampler, cfg = (8, "pingpong", 1.0) if stage_name == "arc" else (50, "euler", 4.0)
         for i, prompt in enumerate(SAMPLE_PROMPTS):
