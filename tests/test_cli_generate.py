@@ -26,6 +26,27 @@ def test_generate_writes_wav_of_requested_length(tiny_model_dir, tmp_path, capsy
     assert "conditioners" in printed and "decoder" in printed and "wrote" in printed
 
 
+def test_generate_turns_a_clip_over_full_scale_down_and_says_so(tiny_model_dir, tmp_path, capsys, monkeypatch):
+    import arc_edge.generate as gen
+
+    real, made = gen.generate, []
+
+    def loud(*args, **kwargs):  # the model's clip, made 1.5 times louder than full scale
+        result = real(*args, **kwargs)
+        result.audio = (result.audio * (1.5 / np.abs(result.audio).max())).astype(np.float32)
+        made.append(result.audio)
+        return result
+
+    monkeypatch.setattr(gen, "generate", loud)
+    out = tmp_path / "a.wav"
+    assert run_cli("generate", "a low sine wave", "--model", tiny_model_dir, "--seconds", 0.5, "--steps", 2,
+                   "--out", out) == 0
+    assert "note: the clip peaked 3.5 dB over full scale" in capsys.readouterr().out
+    data, _ = sf.read(out, dtype="int16", always_2d=True)
+    expected = np.rint(made[0].astype(np.float64).T / 1.5 * 32767)  # the whole clip 1.5 times quieter
+    assert (np.abs(made[0]) > 1).sum() > 0 and np.abs(data - expected).max() <= 1
+
+
 def test_generation_is_deterministic_per_seed(tiny_model_dir, tmp_path):
     paths = [tmp_path / f"{i}.wav" for i in range(3)]
     for p, seed in zip(paths, (1, 1, 2), strict=True):
