@@ -205,7 +205,8 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
             clip_attributes.append({"prompt": p_index, "seed": item_seed, "measured": attrs,
                                     "missed": sorted(attr for attr, ok in scored.items() if not ok)})
             clip_health.append({"prompt": p_index, "seed": item_seed,
-                                **health(audio, cfg.sample_rate, cfg.downsampling_ratio)})
+                                **health(audio, cfg.sample_rate, cfg.downsampling_ratio,
+                                         tonal=p.attributes.get("waveform") != "noise")})
             reference = render(spec, seconds, cfg.sample_rate, rng.randrange(1 << 30), frame_locked)
             gen_feats.append(features(audio, cfg.sample_rate))
             ref_feats.append(features(reference, cfg.sample_rate))

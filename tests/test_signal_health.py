@@ -95,6 +95,20 @@ def test_a_steady_tone_in_noise_is_an_artefact():
     assert health(np.stack([noise + whistle] * 2), SR, 2048)["artefact_tone_db"] == pytest.approx(-25, abs=0.6)
 
 
+def test_a_whistle_loud_enough_to_pass_for_a_tone_counts_in_full_when_noise_was_asked():
+    """A steady tone with 10% of a noise clip's energy is excused as the clip's own tone unless the
+    clip was asked to be noise; the analysers still hear the clip as noise, so only this catches it."""
+    rng = np.random.default_rng(6)
+    noise = 0.2 * rng.standard_normal(4 * SR)
+    whistle = 0.2 * np.sqrt(2) * 10 ** (-10 / 20) * np.sin(2 * np.pi * 40 * GRID * np.arange(4 * SR) / SR)
+    clip = np.stack([noise + whistle] * 2)
+    assert analyse(clip, SR).attributes["waveform"] == "noise"
+    assert health(clip, SR, 2048)["artefact_tone_db"] < -40  # taken for the clip's own tone
+    asked_noise = health(clip, SR, 2048, tonal=False)
+    assert asked_noise["artefact_tone_db"] == pytest.approx(-10.4, abs=0.6)  # -10 dB of the noise: -10.4 of both
+    assert asked_noise["artefact_tone_hz"] == pytest.approx(40 * GRID, abs=1) and "artefact_tone" in problems(asked_noise)
+
+
 def test_rendered_references_are_healthy():
     import random
 
@@ -139,3 +153,16 @@ def test_dc_on_one_channel_is_not_measured_as_pan():
     x = _tone(220.0, seconds=2.0)
     assert analyse(np.stack([x + 0.5, x]), SR).attributes["pan"] == "center"
     assert analyse(np.stack([x, 0.1 * x]), SR).attributes["pan"] == "left"
+
+
+def test_eval_checks_a_clip_asked_to_be_noise_with_no_tone_of_its_own(tiny_pipeline, monkeypatch):
+    import arc_edge.evaluation as ev
+
+    asked = []
+    real = ev.health
+    monkeypatch.setattr(ev, "health", lambda *a, **k: asked.append(k.get("tonal", True)) or real(*a, **k))
+    prompts = [ev.EvalPrompt("white noise", {"waveform": "noise"}, None),
+               ev.EvalPrompt("a sine tone", {"waveform": "sine"}, None),
+               ev.EvalPrompt("panned left", {"pan": "left"}, None)]
+    report = ev.evaluate(tiny_pipeline, prompts, 1, 1, "pingpong", None, vae_only=True)
+    assert asked == [False, True, True] and len(report["clip_health"]) == 3

@@ -20,8 +20,8 @@ NYQUIST_MARGIN_HZ = 25.0  # steady tones this close to Nyquist are not looked fo
 MIN_FRAMES = 4  # over fewer hops, "repeats every hop" means little: no artefact tone is looked for
 MIN_FLOOR_BINS = 16  # each side: a floor of fewer bins is noisy enough for noise to pass the ratio by chance
 STEADY_TONE_RATIO = 20.0  # a grid bin this many times its local floor (and a local peak) is a steady tone, not chance
-OWN_TONE_SHARE = 0.05  # the loudest peak with this share of the energy is the clip's own tone (a noise clip
-# whose one artefact tone is this loud passes, but the analysers then hear a tone, not noise)
+OWN_TONE_SHARE = 0.05  # the loudest peak with this share of the energy is the clip's own tone (unless the
+# clip was asked to be noise: then nothing steady is its own, and a whistle this loud counts in full)
 SUBHARMONIC_SHARE = 1 / 8  # a band at 1/d of the loudest one, this loud beside it, holds the fundamental
 MAX_SUBHARMONIC = 4  # d at most this: a lower "fundamental" would excuse more of the grid as its harmonics
 # a grid tone this near a harmonic belongs to the sound: a pulse's sidebands (up to 6 Hz out) and a
@@ -30,15 +30,17 @@ OWN_BAND_HZ = 12.0
 FUNDAMENTAL_ERROR_BINS = 0.1  # per harmonic number: how far the n-th harmonic may lie from n times the estimate
 
 
-def health(audio: np.ndarray, sample_rate: int, hop: int) -> dict:
-    """audio: [channels, n]. ``hop``: audio samples per latent frame (periodicity at the VAE's hop)."""
+def health(audio: np.ndarray, sample_rate: int, hop: int, tonal: bool = True) -> dict:
+    """audio: [channels, n]. ``hop``: audio samples per latent frame (periodicity at the VAE's hop).
+    ``tonal``: the clip may have a tone of its own, whose harmonics are not artefacts; False for a
+    clip that was asked to be noise, where every steady tone is one."""
     audio = np.asarray(audio, dtype=np.float64)
     dc = audio.mean(axis=1)
     ac = audio - dc[:, None]
     mono = ac.mean(axis=0)
     rms = float(np.sqrt((ac ** 2).mean()))
     end_level = float(np.abs(ac[:, -1]).max() / max(rms, 1e-12))
-    tone_share, tone_hz = artefact_tone(mono, sample_rate, hop)
+    tone_share, tone_hz = artefact_tone(mono, sample_rate, hop, tonal)
     return {
         "dc": [round(float(d), 5) for d in dc],
         "peak": round(float(np.abs(audio).max()), 5),
@@ -52,9 +54,9 @@ def health(audio: np.ndarray, sample_rate: int, hop: int) -> dict:
     }
 
 
-def artefact_tone(mono: np.ndarray, sample_rate: int, hop: int) -> tuple[float, float]:
+def artefact_tone(mono: np.ndarray, sample_rate: int, hop: int, tonal: bool = True) -> tuple[float, float]:
     """(energy share, frequency in Hz) of the loudest steady tone that is not a harmonic of the clip's
-    own tone; (0, 0) when there is none.
+    own tone (with ``tonal`` False, of any steady tone); (0, 0) when there is none.
 
     A decoder whose upsamplers repeat every hop (and every sr / 8, sr / 32 ... inside it) leaves
     its artefacts exactly periodic at the hop: over whole hops and with no window, they lie each in
@@ -80,7 +82,7 @@ def artefact_tone(mono: np.ndarray, sample_rate: int, hop: int) -> tuple[float, 
     floor = around / (2 * half - 2)
     peak = (spectrum[centres] >= spectrum[centres - 1]) & (spectrum[centres] >= spectrum[centres + 1])
     excess = np.where(peak & (spectrum[centres] > STEADY_TONE_RATIO * floor), spectrum[centres] - floor, 0.0)
-    fundamental = own_fundamental_bin(mono[: frames * hop], spectrum, bin_hz)
+    fundamental = own_fundamental_bin(mono[: frames * hop], spectrum, bin_hz) if tonal else None
     if fundamental is not None:
         n = np.maximum(np.round(centres / fundamental), 1)
         excess[np.abs(centres - n * fundamental) <= OWN_BAND_HZ / bin_hz + FUNDAMENTAL_ERROR_BINS * n] = 0.0
