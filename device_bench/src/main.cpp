@@ -290,9 +290,9 @@ int main(int argc, char** argv) {
                 << " ms, peak RSS " << arc::peak_rss_kb() / 1024.0 << " MB\n";
     }
     const float gain = arc::write_wav(args.out, audio, manifest.audio_channels, manifest.sample_rate, args.float_wav);
-    if (gain < 1.0f) {
-      std::cout << "note: the clip peaked " << -20.0 * std::log10(gain)
-                << " dB over full scale; it was written that much quieter rather than clipped\n";
+    if (gain < 1.0f) {  // worded and rounded as arc-edge generate's note
+      std::printf("note: the clip peaked %.1f dB over full scale; it was written that much quieter rather than "
+                  "clipped\n", -20.0 * std::log10(gain));
     }
     report["output"] = args.out;
     report["output_gain"] = gain;
