@@ -91,6 +91,25 @@ def trained_record(model_dir: Path) -> dict[str, str]:
             if k.startswith(TRAINED_PREFIX)}
 
 
+LINEAGE_KEYS = ("from", "vae_from")  # what a run was started from, kept in its weights' metadata beside stage, step
+NO_RECORD = "weights without a training record"
+LINEAGE_CHARS = 600
+
+
+def lineage_of(record: dict[str, str]) -> str:
+    """One line naming the runs that made a model, newest first ("arc 400 <- rf 4000 <- ..."), from its
+    ``trained_record``; a run started from ``--vae-from`` names that VAE's runs in brackets."""
+    if not record.get("stage"):
+        return NO_RECORD
+    line = f"{record['stage']} {record.get('step', '?')}"
+    if record.get("vae_from"):
+        line += f" [VAE: {record['vae_from']}]"
+    if record.get("from"):
+        line += f" <- {record['from']}"
+    # a long chain of runs keeps its newest part: each later run copies the line into its own metadata
+    return line if len(line) <= LINEAGE_CHARS else line[:LINEAGE_CHARS] + " <- ..."
+
+
 def as_float32(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], where: str
                ) -> dict[str, torch.Tensor]:
     """Load any float dtype into fp32 parameters, as the reference does, and say what was cast."""

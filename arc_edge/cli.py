@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     previous_int = signal.signal(signal.SIGINT, _on_sigint)
     try:
         code = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, not at exit, so that a reader that left is answered below
         if interrupt_seen():  # a Ctrl-C that something swallowed: nothing was committed after it
             raise KeyboardInterrupt
         return code
@@ -86,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("arc-edge: terminated", file=sys.stderr)
         return 143
+    except BrokenPipeError:  # whoever read our output left (`arc-edge info | head`): stop quietly, as shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit-time flush must not fail again
+        return 141
     except MemoryError:
         print("arc-edge: error: out of memory; try a smaller model, --seconds or --batch-size", file=sys.stderr)
         return 2

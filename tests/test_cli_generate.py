@@ -147,6 +147,16 @@ def test_info_names_the_dc_blocker(capsys):
     assert json.loads(capsys.readouterr().out)["dc_blocker_hz"] == 5.0
 
 
+def test_a_reader_that_leaves_early_ends_the_command_quietly():
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "arc_edge.cli", "info", "--config", "tiny"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # as `arc-edge info | head -0`: gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141 and err == ""  # no traceback, no "Exception ignored" at exit
+
+
 def test_atomic_outputs_get_ordinary_permissions(tmp_path):
     import os
 

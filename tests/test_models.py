@@ -8,6 +8,7 @@ from importlib import resources
 import numpy as np
 import pytest
 import torch
+from weight_norm import effective_weight
 
 from arc_edge.config import builtin_config, parse_config
 from arc_edge.errors import ConfigError
@@ -118,9 +119,7 @@ def test_weight_norm_fuses_to_identical_conv():
         fuse_weight_norm(seq)
         assert type(seq[0]) in (torch.nn.Conv1d, torch.nn.ConvTranspose1d)
         torch.testing.assert_close(seq(x), before, rtol=1e-5, atol=1e-5)
-        v = conv.weight_v
-        w = conv.weight_g * v / torch.sqrt((v ** 2).sum(dim=(1, 2), keepdim=True))
-        torch.testing.assert_close(seq[0].weight, w)
+        torch.testing.assert_close(seq[0].weight, effective_weight(conv))
 
 
 def test_decoder_upsamples_by_downsampling_ratio(tiny_pipeline, tiny_cfg):
@@ -196,8 +195,7 @@ def test_nearest_upsampler_matches_upsample_then_same_conv(stride, frames):
     layer = NearestUpsampleConv(5, 3, stride)
     with torch.no_grad():
         layer[1].weight_g.mul_(torch.rand_like(layer[1].weight_g) + 0.5)
-    v = layer[1].weight_v
-    weight = layer[1].weight_g * v / torch.sqrt((v ** 2).sum(dim=(1, 2), keepdim=True))
+    weight = effective_weight(layer[1])
     x = torch.randn(2, 5, frames)
     with torch.no_grad():
         want = torch.nn.functional.conv1d(torch.nn.Upsample(scale_factor=stride, mode="nearest")(x), weight,
@@ -223,10 +221,6 @@ def _set_kernel(conv: WNConvTranspose1d, kernel: torch.Tensor) -> None:
         conv.weight_g.copy_(kernel.norm(dim=(1, 2), keepdim=True))
 
 
-def _effective(conv: WNConvTranspose1d) -> torch.Tensor:
-    return (conv.weight_g * conv.weight_v / conv.weight_v.norm(dim=(1, 2), keepdim=True)).detach()
-
-
 @pytest.mark.parametrize("stride", [2, 4, 8])
 def test_a_comb_free_upsampler_turns_a_constant_into_a_constant_by_the_nearest_such_kernel(stride):
     torch.manual_seed(stride)
@@ -235,9 +229,9 @@ def test_a_comb_free_upsampler_turns_a_constant_into_a_constant_by_the_nearest_s
     with torch.no_grad():
         free = conv(constant)[..., 2 * stride:-2 * stride]
         assert free.std(-1).min() > 1e-3  # a free kernel: a pattern repeating every s samples
-        before = _effective(conv)
+        before = effective_weight(conv)
         make_comb_free(conv)
-        after = _effective(conv)
+        after = effective_weight(conv)
         out = conv(constant)[..., 2 * stride:-2 * stride]
     torch.testing.assert_close(out, out[..., :1].expand_as(out), rtol=0, atol=1e-5)
     # the nearest such kernel: what it took away is orthogonal to every comb-free kernel's offset from it
@@ -246,9 +240,9 @@ def test_a_comb_free_upsampler_turns_a_constant_into_a_constant_by_the_nearest_s
         assert abs(float(((before - after) * (other - after)).sum())) < 1e-4 * float(before.norm() * other.norm())
     # a kernel built comb-free is kept as it is
     _set_kernel(conv, _box_built_kernel(4, 3, stride, 9))
-    built = _effective(conv)
+    built = effective_weight(conv)
     make_comb_free(conv)
-    torch.testing.assert_close(_effective(conv), built, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(effective_weight(conv), built, rtol=1e-5, atol=1e-6)
 
 
 def test_a_decoder_with_every_upsampler_comb_free_decodes_a_constant_latent_to_a_constant():

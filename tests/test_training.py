@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from weight_norm import effective_weight
 
-from arc_edge.checkpoint import load_model_dir, random_pipeline
+from arc_edge.checkpoint import NO_RECORD, lineage_of, load_model_dir, random_pipeline, trained_record
 from arc_edge.data.datasets import LatentDataset, ProceduralDataset
 from arc_edge.data.signal_health import health
 from arc_edge.errors import ConfigError
@@ -304,7 +305,7 @@ def test_spurious_tone_term_needs_four_frames_per_crop(tiny_model_dir, tmp_path)
 def _phase_sum_spread(conv: WNConvTranspose1d) -> float:
     """How far a transposed conv's s output phases are from summing alike (0: comb-free)."""
     s = conv.stride[0]
-    w = (conv.weight_g * conv.weight_v / conv.weight_v.norm(dim=(1, 2), keepdim=True)).detach()
+    w = effective_weight(conv)
     sums = w[..., :s] + w[..., s:]
     return float((sums - sums.mean(-1, keepdim=True)).abs().max() / sums.abs().max())
 
@@ -1096,6 +1097,8 @@ def test_vae_from_joins_a_dit_run_to_a_decoder_tuned_apart_but_never_to_another_
     assert all(torch.equal(got[k], want[k]) for k in want) and not all(torch.equal(got[k], before[k]) for k in want)
     dit, init_dit = (load_model_dir(d).model.state_dict() for d in (run / "model", init_model))
     assert not all(torch.equal(dit[k], init_dit[k]) for k in dit)  # the DiT is the run's, trained from --init's
+    record = trained_record(run / "model")  # neither source was written by a training run
+    assert (record["from"], record["vae_from"]) == (NO_RECORD, NO_RECORD)
 
     other = _with_vae_part_nudged(init_model, "encoder", tmp_path / "other")
     r = _cli("train", "rf", "--init", init_model, "--vae-from", other, "--data", latent_cache, "--recipe",
@@ -1115,6 +1118,32 @@ def test_vae_from_joins_a_dit_run_to_a_decoder_tuned_apart_but_never_to_another_
     assert r.returncode == 2 and "a resumed run keeps the VAE" in r.stderr
     r = _cli("train", "decoder", "--init", init_model, "--vae-from", tuned, "--out", tmp_path / "run3")
     assert r.returncode == 2 and "takes no --vae-from" in r.stderr
+
+
+def test_each_run_records_the_runs_behind_it_and_info_names_them_newest_first(tmp_path, init_model, latent_cache):
+    first, second = tmp_path / "first", tmp_path / "second"
+    r = _cli("train", "rf", "--init", init_model, "--data", latent_cache, "--recipe", _recipe(tmp_path, 2),
+             "--out", first)
+    assert r.returncode == 0, r.stderr
+    assert trained_record(first / "model") == {"stage": "rf", "step": "2", "from": NO_RECORD}
+    r = _cli("train", "rf", "--init", first / "model", "--data", latent_cache, "--recipe", _recipe(tmp_path, 4),
+             "--steps", 2, "--out", second)
+    assert r.returncode == 0, r.stderr
+    r = _cli("train", "rf", "--data", latent_cache, "--recipe", _recipe(tmp_path, 4), "--out", second, "--resume")
+    assert r.returncode == 0, r.stderr
+    # the resumed run still names the run it began from, not itself
+    assert trained_record(second / "model") == {"stage": "rf", "step": "4", "from": f"rf 2 <- {NO_RECORD}"}
+    r = _cli("info", "--model", second / "model")
+    assert r.returncode == 0 and f"trained:      rf 4 <- rf 2 <- {NO_RECORD}" in r.stdout
+    assert lineage_of({"stage": "arc", "step": "400", "vae_from": "decoder 1000", "from": "rf 9"}) == \
+        "arc 400 [VAE: decoder 1000] <- rf 9"
+    assert lineage_of({"stage": "rf", "step": "1", "from": "x" * 5000}).endswith("x <- ...")  # a long chain is cut
+
+    ckpt = _checkpoint(second)
+    ckpt["lineage"] = {"from": 3}  # a hand-made checkpoint: what info would print must be text
+    torch.save(ckpt, second / "checkpoint.pt")
+    r = _cli("train", "rf", "--data", latent_cache, "--recipe", _recipe(tmp_path, 6), "--out", second, "--resume")
+    assert r.returncode == 2 and "malformed 'lineage'" in r.stderr
 
 
 def test_resume_continues_exactly(tmp_path, init_model, latent_cache):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..checkpoint import lineage_of
 from .common import add_model_args, subcommand
 
 
@@ -20,7 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def describe(cfg, counts: dict[str, int], source: str, trained: dict[str, str] | None = None) -> dict:
     return {
         "source": source,
-        "trained": trained or None,  # the training stage and step that wrote the weights, when a run did
+        # the stage and step of the run that wrote the weights, and the runs before it, when runs recorded them
+        "trained": trained or None,
+        "lineage": lineage_of(trained) if trained else None,
         "sample_rate": cfg.sample_rate,
         "audio_channels": cfg.audio_channels,
         "max_seconds": round(cfg.max_seconds, 3),
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"model:        {info['source']}")
     if trained:
-        print(f"trained:      {', '.join(f'{k} {v}' for k, v in trained.items())} (recorded by the training run)")
+        print(f"trained:      {info['lineage']} (stage and step of each run, newest first, as the runs recorded "
+              "them)")
     print(f"audio:        {cfg.sample_rate} Hz, {cfg.audio_channels} ch, up to {info['max_seconds']} s")
     print(f"latent:       {info['latent_shape']}")
     hz = info["dc_blocker_hz"]

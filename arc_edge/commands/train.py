@@ -257,10 +257,10 @@ def _resumed_data(args: argparse.Namespace, record: dict) -> str:
     return recorded or given or "procedural"
 
 
-def _stage_options(args: argparse.Namespace, stage: str, record: dict, table: str, phase: int = 0):
+def _stage_options(args: argparse.Namespace, stage: str, record: dict, table: str, given: dict, phase: int = 0):
     """The stage's options (from the recipe's ``table``, at ``phase``): a resume continues on the run's recorded
-    ones, changed only by what this command gives (--recipe, --set, --steps, --batch-size), and says which it
-    changed."""
+    ones, changed only by what this command gives (--recipe, ``given``: --set parsed, --steps, --batch-size), and
+    says which it changed."""
     from dataclasses import asdict
 
     from ..training.distributed import launched_as_rank_zero
@@ -268,7 +268,7 @@ def _stage_options(args: argparse.Namespace, stage: str, record: dict, table: st
     from ..training.recipe import builtin_recipe, changed_options, load_recipe, phase_count, recorded_options
 
     flags = {"steps": args.steps, "batch_size": args.batch_size}
-    overrides = {**parse_overrides(args.set), **{k: v for k, v in flags.items() if v is not None}}
+    overrides = {**given, **{k: v for k, v in flags.items() if v is not None}}
     recipe = args.recipe or builtin_recipe("default")
     phases = phase_count(recipe, table)
     if phases > 1 and not getattr(args, "phased", False) and not args.resume and launched_as_rank_zero():
@@ -298,7 +298,8 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None, ph
     if args.widen_decoder is not None and args.resume:
         raise InputError("--widen-decoder applies when a run starts; a resumed run keeps the decoder it began with")
     record = read_run_record(args.out) if args.resume else {}
-    opts = _stage_options(args, stage, record, table or stage, phase)
+    given = parse_overrides(args.set)
+    opts = _stage_options(args, stage, record, table or stage, given, phase)
     pipeline, ckpt = None, None
     if args.resume:  # read once: it holds the config the data needs and everything train() resumes
         ckpt = load_checkpoint(args.out, stage)  # before the data: a wrong stage is the error to report
@@ -312,14 +313,24 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None, ph
     check_crops(opts, cfg.downsampling_ratio)
     check_comb_free_upsamplers(getattr(opts, "comb_free_upsamplers", 0), cfg.decoder)
     spec = _resumed_data(args, record) if args.resume else data_spec(args.data or "procedural")
-    opts, unused_tones = tone_options_for(spec, opts, set(parse_overrides(args.set)))
+    opts, unused_tones = tone_options_for(spec, opts, set(given))
     data = make_dataset(spec, cfg, opts.dataset_size, opts.seed, latents_allowed=stage != "vae",
                         caption_variants=getattr(opts, "caption_variants", 1),
                         steady_tone_share=getattr(opts, "steady_tone_share", 0.0),
                         irrelevant_word_share=getattr(opts, "irrelevant_word_share", 0.0))
     note_unused_tone_options(spec, unused_tones)  # once the data is read: a bad --data is the error to report
     _prepare_out(args)
-    return train(stage, pipeline, opts, data, args.out, ckpt, data_spec=spec)
+    return train(stage, pipeline, opts, data, args.out, ckpt, data_spec=spec,
+                 lineage=None if args.resume else started_from(args))
+
+
+def started_from(args: argparse.Namespace) -> dict[str, str]:
+    """What a new run records it started from (``checkpoint.LINEAGE_KEYS``), so that ``arc-edge info`` can name
+    every run behind a model, a decoder joined with --vae-from included."""
+    from ..checkpoint import lineage_of, trained_record
+
+    sources = {"from": args.init, "vae_from": args.vae_from}
+    return {key: lineage_of(trained_record(path)) for key, path in sources.items() if path is not None}
 
 
 def run_encode(args: argparse.Namespace) -> Path:

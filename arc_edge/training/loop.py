@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from ..audio_io import write_wav
-from ..checkpoint import save_model_dir
+from ..checkpoint import LINEAGE_KEYS, save_model_dir
 from ..config import parse_config
 from ..errors import CheckpointError, InputError, first_line
 from ..fileio import atomic_file, write_json
@@ -101,13 +101,23 @@ def load_checkpoint(run_dir: Path, stage_name: str | None = None) -> dict:
         json.loads(ckpt["config"])
     except ValueError:
         raise CheckpointError(f"{path} holds a broken model config; start a new run with --force") from None
+    _check_lineage(ckpt, path)
     if stage_name is not None and ckpt["stage_name"] != stage_name:
         raise InputError(f"{run_dir} holds a '{ckpt['stage_name']}' run, not '{stage_name}'; resume it with "
                          f"'train {ckpt['stage_name']}'")
     return ckpt
 
 
-def _save(run_dir: Path, stage, pipeline: ArcPipeline, step: int) -> None:
+def _check_lineage(ckpt: dict, path: Path) -> None:
+    """A checkpoint's record of what its run started from (``checkpoint.LINEAGE_KEYS``; absent in a run from
+    before it was recorded) goes into metadata that ``arc-edge info`` prints: only short known entries pass."""
+    lineage = ckpt.get("lineage", {})
+    if not (isinstance(lineage, dict) and all(k in LINEAGE_KEYS and isinstance(v, str) for k, v in lineage.items())):
+        raise CheckpointError(f"{path} holds a malformed 'lineage' entry; it is not an arc-edge checkpoint: start a "
+                              "new run with --force")
+
+
+def _save(run_dir: Path, stage, pipeline: ArcPipeline, step: int, lineage: dict[str, str]) -> None:
     ckpt = {
         "step": step,
         "stage_name": stage.name,
@@ -116,11 +126,12 @@ def _save(run_dir: Path, stage, pipeline: ArcPipeline, step: int) -> None:
         "pipeline": pipeline.state_dict(),
         "stage": stage.state(),
         "rng": torch.get_rng_state(),
+        "lineage": lineage,
     }
     with atomic_file(run_dir / CHECKPOINT) as tmp:
         torch.save(ckpt, tmp)
     save_model_dir(stage.export_pipeline(), run_dir / "model", force=True,
-                   trained={"stage": getattr(stage, "trained_as", stage.name), "step": str(step)})
+                   trained={"stage": getattr(stage, "trained_as", stage.name), "step": str(step), **lineage})
 
 
 def _write_samples(run_dir: Path, pipeline: ArcPipeline, step: int, stage_name: str, data) -> None:
@@ -140,15 +151,18 @@ def _write_samples(run_dir: Path, pipeline: ArcPipeline, step: int, stage_name: 
 
 
 def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Path,
-          ckpt: dict | None = None, data_spec: str | None = None) -> Path:
+          ckpt: dict | None = None, data_spec: str | None = None, lineage: dict[str, str] | None = None) -> Path:
     """Run a stage from ``pipeline``, or resume it from ``ckpt`` (``load_checkpoint(run_dir, stage_name)``);
     returns the model dir.
-    ``data_spec`` (what ``--data`` named) is recorded in recipe.json, for --resume."""
+    ``data_spec`` (what ``--data`` named) is recorded in recipe.json, for --resume; ``lineage`` (what a new
+    run started from, ``checkpoint.LINEAGE_KEYS``) goes into every saved model's metadata, and a resume
+    keeps its checkpoint's."""
     env = distributed.setup()
     distributed.barrier(env)  # rank 0 has prepared the run directory
     run_dir = Path(run_dir)
     if ckpt is not None:
         pipeline = pipeline_from_checkpoint(ckpt, run_dir)
+        lineage = ckpt.get("lineage", {})
     elif pipeline is None:
         raise InputError("a new run needs an initial model (--init DIR or --model-config)")
     torch.manual_seed(opts.seed)
@@ -183,7 +197,7 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
             bar.update(1)
             if done % opts.save_every == 0 or done == opts.steps:
                 if env.is_main:
-                    _save(run_dir, stage, pipeline, done)
+                    _save(run_dir, stage, pipeline, done, lineage or {})
                     tqdm.write(f"saved checkpoint at step {done}: {run_dir / CHECKPOINT}")
                 distributed.barrier(env)
             if env.is_main and opts.sample_every and done % opts.sample_every == 0:
