@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..checkpoint import lineage_of
 from .common import add_model_args, subcommand
 
 
@@ -19,6 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def describe(cfg, counts: dict[str, int], source: str, trained: dict[str, str] | None = None) -> dict:
+    from ..checkpoint import lineage_of  # here: the parser imports this module for every command
+
     return {
         "source": source,
         # the stage and step of the run that wrote the weights, and the runs before it, when runs recorded them
