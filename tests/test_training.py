@@ -19,7 +19,7 @@ from weight_norm import effective_weight
 from arc_edge.checkpoint import NO_RECORD, lineage_of, load_model_dir, random_pipeline, trained_record
 from arc_edge.data.datasets import LatentDataset, ProceduralDataset
 from arc_edge.data.signal_health import health
-from arc_edge.errors import ConfigError
+from arc_edge.errors import ConfigError, InputError
 from arc_edge.models.oobleck import WNConvTranspose1d
 from arc_edge.training import losses
 from arc_edge.training.alignment import TextLatentAlignment
@@ -961,6 +961,72 @@ def test_arc_steps_teach_the_discriminator(tiny_cfg, latent_cache, tmp_path):
         return sum(m["d_adv"] + m["d_contrastive"] for m in ms) / len(ms)
     assert d_total(later[-5:]) < d_total(first)
     assert set(first[0]) == {"g_loss", "d_adv", "d_contrastive", "d_real_gt_fake", "d_own_gt_other"}
+
+
+def test_edited_spec_changes_exactly_one_attribute_and_never_the_pitch_of_noise():
+    import random
+
+    from arc_edge.data.procedural import ATTRIBUTES, PITCH_RANGES, edited_spec, random_spec
+
+    rng = random.Random(0)
+    changed = set()
+    for _ in range(400):
+        spec = random_spec(rng)
+        for attributes in (("waveform",), tuple(ATTRIBUTES)):
+            new = edited_spec(spec, attributes, rng)
+            diff = [k for k in ATTRIBUTES if getattr(new, k) != getattr(spec, k)]
+            assert len(diff) == 1 and diff[0] in attributes
+            assert not (diff == ["pitch"] and spec.waveform == "noise")
+            lo, hi = PITCH_RANGES[new.pitch]
+            assert new.frequency == spec.frequency if diff != ["pitch"] else lo <= new.frequency <= hi
+            changed.add(diff[0])
+    assert changed == set(ATTRIBUTES)  # every attribute gets edited under "all"
+
+
+def test_a_latent_cache_of_procedural_data_keeps_each_sound_and_refuses_a_broken_record(latent_cache, tiny_cfg,
+                                                                                        tmp_path):
+    data = LatentDataset(latent_cache)
+    source = ProceduralDataset(6, tiny_cfg.sample_size, tiny_cfg.sample_rate)  # what the fixture encoded
+    assert data.has_specs() and [data[i]["spec"] for i in range(6)] == [source.example(i)[0] for i in range(6)]
+    broken = tmp_path / "broken"
+    shutil.copytree(latent_cache, broken)
+    index = json.loads((broken / "captions.json").read_text())
+    index["specs"][2]["waveform"] = "kazoo"
+    (broken / "captions.json").write_text(json.dumps(index))
+    with pytest.raises(InputError, match="'specs'.*re-encode"):
+        LatentDataset(broken)
+    del index["specs"]  # a cache from before the sounds were kept, or of a manifest
+    (broken / "captions.json").write_text(json.dumps(index))
+    assert not LatentDataset(broken).has_specs() and "spec" not in LatentDataset(broken)[0]
+
+
+def test_arc_edited_negatives_teach_the_discriminator_the_attribute_alone(tiny_cfg, latent_cache, tiny_model_dir,
+                                                                         tmp_path):
+    data = LatentDataset(latent_cache)
+    opts = ARCOptions(batch_size=6, lr=1e-5, lr_d=2e-3, edited_negatives="waveform")
+
+    def edited_loss(weight: float) -> float:  # the same run but for the term's weight (0: measured, not trained)
+        torch.manual_seed(0)
+        stage = ARCStage(_fresh(tiny_cfg), dataclasses.replace(opts, edited_weight=weight), CPU, data, tmp_path,
+                         fresh=True)
+        metrics = [stage.step(step_generator(0, s, 0), s) for s in range(30)]
+        assert {"d_edited", "d_own_gt_edited"} <= set(metrics[0])
+        return sum(m["d_edited"] for m in metrics[-10:]) / 10
+
+    assert edited_loss(4.0) < edited_loss(0.0) - 0.05
+    # a cache that does not say what each latent is: refused before the run folder is made
+    bare = tmp_path / "bare"
+    shutil.copytree(latent_cache, bare)
+    index = json.loads((bare / "captions.json").read_text())
+    del index["specs"]
+    (bare / "captions.json").write_text(json.dumps(index))
+    with pytest.raises(ConfigError, match="edited_negatives"):
+        ARCStage(_fresh(tiny_cfg), opts, CPU, LatentDataset(bare), tmp_path, fresh=True)
+    recipe = tmp_path / "arc.toml"
+    recipe.write_text("[arc]\nsteps = 1\nbatch_size = 3\ndataset_size = 6\nsample_every = 0\n")
+    r = _cli("train", "arc", "--init", tiny_model_dir, "--data", bare, "--recipe", recipe,
+             "--set", "edited_negatives=\"all\"", "--out", tmp_path / "run")
+    assert r.returncode == 2 and "edited_negatives" in r.stderr and not (tmp_path / "run").exists()
 
 
 def test_arc_rejects_batch_of_one(tiny_cfg, latent_cache, tmp_path):

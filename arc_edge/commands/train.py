@@ -291,7 +291,7 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None, ph
     from ..config import parse_config
     from ..errors import InputError
     from ..training.loop import load_checkpoint, read_run_record, train
-    from ..training.stages import check_comb_free_upsamplers
+    from ..training.stages import check_comb_free_upsamplers, check_edited_negatives
 
     if args.vae_from is not None and args.resume:
         raise InputError("--vae-from applies when a run starts; a resumed run keeps the VAE it began with")
@@ -319,6 +319,8 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None, ph
                         steady_tone_share=getattr(opts, "steady_tone_share", 0.0),
                         irrelevant_word_share=getattr(opts, "irrelevant_word_share", 0.0))
     note_unused_tone_options(spec, unused_tones)  # once the data is read: a bad --data is the error to report
+    if stage == "arc":
+        check_edited_negatives(opts, data)
     _prepare_out(args)
     return train(stage, pipeline, opts, data, args.out, ckpt, data_spec=spec,
                  lineage=None if args.resume else started_from(args))

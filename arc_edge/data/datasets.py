@@ -18,6 +18,7 @@ from ..audio_io import read_audio
 from ..errors import InputError, first_line
 from ..schema import Fields, number_item, read_json, read_text, str_item
 from .procedural import (
+    ATTRIBUTES,
     STEADY_TONE,
     SoundSpec,
     caption,
@@ -37,6 +38,11 @@ class _CaptionedDataset(Dataset):
 
     def caption(self, index: int) -> str:
         return self.captions(index)[0]
+
+    def has_specs(self) -> bool:
+        """Whether each example carries the ``SoundSpec`` it renders (``spec``), which ARC's edited
+        negatives are made from."""
+        return False
 
 
 class ProceduralDataset(_CaptionedDataset):
@@ -80,12 +86,15 @@ class ProceduralDataset(_CaptionedDataset):
     def captions(self, index: int) -> list[str]:
         return self.example(index)[1]
 
+    def has_specs(self) -> bool:
+        return True
+
     def __getitem__(self, index: int) -> dict:
         spec, texts = self.example(index)
         audio = render(spec, self.samples / self.sample_rate, self.sample_rate, seed=self.seed * 7919 + index,
                        frame_locked=bool(self.frame_rate))
         return {"audio": torch.from_numpy(audio), "caption": texts[0], "captions": texts,
-                "seconds": self.samples / self.sample_rate}
+                "seconds": self.samples / self.sample_rate, "spec": spec}
 
 
 def _manifest_row(row: object, where: str) -> dict:
@@ -200,6 +209,7 @@ class LatentDataset(_CaptionedDataset):
             raise InputError(f"{cache_dir}: {latents.shape[0]} latents but {len(first)} captions and "
                              f"{len(self.seconds)} durations; re-encode it")
         self.variants = _caption_variants(meta.raw("variants", None), first, str(cache_dir / "captions.json"))
+        self.specs = _cached_specs(meta.raw("specs", None), len(first), str(cache_dir / "captions.json"))
         self.latents = latents
 
     def __len__(self) -> int:
@@ -208,9 +218,33 @@ class LatentDataset(_CaptionedDataset):
     def captions(self, index: int) -> list[str]:
         return self.variants[index]
 
+    def has_specs(self) -> bool:
+        return self.specs is not None
+
     def __getitem__(self, index: int) -> dict:
         texts = self.variants[index]
-        return {"latent": self.latents[index], "caption": texts[0], "captions": texts, "seconds": self.seconds[index]}
+        item = {"latent": self.latents[index], "caption": texts[0], "captions": texts, "seconds": self.seconds[index]}
+        if self.specs is not None:
+            item["spec"] = self.specs[index]
+        return item
+
+
+def _cached_specs(specs: object, count: int, where: str) -> list[SoundSpec] | None:
+    """A cache's optional per-latent sound descriptions (a cache of procedural data has them)."""
+    if specs is None:
+        return None
+    fields = set(ATTRIBUTES) | {"frequency"}
+
+    def valid(spec: object) -> bool:
+        return (isinstance(spec, dict) and set(spec) == fields
+                and all(spec[k] in values for k, values in ATTRIBUTES.items())
+                and isinstance(spec["frequency"], int | float) and not isinstance(spec["frequency"], bool)
+                and math.isfinite(spec["frequency"]) and spec["frequency"] > 0)
+
+    if not isinstance(specs, list) or len(specs) != count or not all(valid(s) for s in specs):
+        raise InputError(f"{where}: 'specs' must hold, per latent, the sound's {', '.join(sorted(fields))}; "
+                         "re-encode the cache")
+    return [SoundSpec(**s) for s in specs]
 
 
 def _caption_variants(variants: object, first: list[str], where: str) -> list[list[str]]:

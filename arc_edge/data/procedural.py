@@ -286,6 +286,29 @@ def render(spec: SoundSpec, seconds: float, sample_rate: int, seed: int, frame_l
     return (np.stack([mono * left, mono * right]) * 0.8).astype(np.float32)
 
 
+# ARC's edited negatives get everyday words as often as the default recipe's captions do ([rf]
+# irrelevant_word_share), so that such words tell the discriminator nothing about which caption is whose
+EDITED_IRRELEVANT_SHARE = 0.5
+
+
+def edited_spec(spec: SoundSpec, attributes: tuple[str, ...], rng: random.Random) -> SoundSpec:
+    """``spec`` with one of ``attributes`` (drawn) set to another of its values, the rest kept (a new
+    register gets a frequency in it). Noise has no pitch to change, so its pitch is never drawn."""
+    choices = [a for a in attributes if not (a == "pitch" and spec.waveform == "noise")]
+    changed = rng.choice(choices)
+    values = {**spec.attributes(), changed: rng.choice([v for v in ATTRIBUTES[changed] if v != getattr(spec, changed)])}
+    lo, hi = PITCH_RANGES[values["pitch"]]
+    frequency = spec.frequency if values["pitch"] == spec.pitch else float(rng.uniform(lo, hi))
+    return SoundSpec(frequency=frequency, **values)
+
+
+def edited_caption(spec: SoundSpec, attributes: tuple[str, ...], rng: random.Random) -> str:
+    """A caption of ``spec`` with one of ``attributes`` changed (``edited_spec``): a prompt that is wrong
+    about that attribute alone, for ARC's contrastive term (``ARCOptions.edited_negatives``)."""
+    text = caption(edited_spec(spec, attributes, rng), rng)
+    return with_irrelevant_words(text, rng) if rng.random() < EDITED_IRRELEVANT_SHARE else text
+
+
 def caption_corpus(n: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     return [caption(random_spec(rng), rng) for _ in range(n)]

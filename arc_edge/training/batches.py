@@ -55,6 +55,8 @@ def draw_batch(dataset: Dataset, batch_size: int, gen: torch.Generator, word_dro
     for key in ("audio", "latent"):
         if key in items[0]:
             out[key] = torch.stack([it[key] for it in items])
+    if "spec" in items[0]:
+        out["spec"] = [it["spec"] for it in items]
     return out
 
 

@@ -190,6 +190,12 @@ class ARCOptions(CommonOptions):
     head_channels: int = opt(256, low=8, high=65536)
     ema_decay: float = opt(0.999, low=0.0, high=1.0)
     cfg_dropout: float = opt(0.1, low=0.0, high=1.0)
+    # Beside the deranged prompts (another example's), the discriminator also learns own prompt > the same
+    # sound's caption with one attribute changed: the waveform ("waveform"), or any one ("all"). A deranged
+    # prompt differs in several attributes, and the easiest (side, fade) settle the contrast; an edited one
+    # forces each. Needs data that says what each example is (procedural data, or a cache of it).
+    edited_negatives: str = opt("none", choices=("none", "waveform", "all"))
+    edited_weight: float = opt(1.0, low=0.0)
 
 
 STAGE_OPTIONS = {"vae": VAEOptions, "rf": RFOptions, "arc": ARCOptions}

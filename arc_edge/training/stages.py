@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import random
 from pathlib import Path
 
 import torch
@@ -12,6 +13,7 @@ from torch import nn
 
 from ..config import ModelConfig, OobleckConfig, parse_config
 from ..data.datasets import ProceduralDataset
+from ..data.procedural import ATTRIBUTES, edited_caption
 from ..errors import ConfigError
 from ..melscale import mel_filterbank
 from ..models.conditioners import TextEncoder, conditioning
@@ -399,6 +401,15 @@ class RFStage:
         return _with_ema(self.pipeline, self.ema)
 
 
+def check_edited_negatives(opts: ARCOptions, data) -> None:
+    """Edited negatives are made from what each example is: refused (before a run writes anything) for
+    data that does not say."""
+    if opts.edited_negatives != "none" and not data.has_specs():
+        raise ConfigError(f"edited_negatives = {opts.edited_negatives!r} needs data that says what each example is: "
+                          "the procedural data or a latent cache of it made by this version's 'train encode' "
+                          "(re-encode an older cache); or set edited_negatives = \"none\"")
+
+
 class ARCStage:
     """Adversarial relativistic-contrastive post-training; see ``losses`` for the loss forms."""
 
@@ -407,6 +418,7 @@ class ARCStage:
     def __init__(self, pipeline: ArcPipeline, opts: ARCOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
         if opts.batch_size < 2:
             raise ConfigError("ARC needs a per-device batch of at least 2 (for the prompt derangement); raise batch_size")
+        check_edited_negatives(opts, data)
         self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
         pipeline.requires_grad_(False)
         pipeline.model.requires_grad_(True)
@@ -424,8 +436,11 @@ class ARCStage:
         x0 = _latents(batch, self.pipeline, gen, dev)
         n = x0.shape[0]
         ids, mask = tokenize_batch(self.pipeline.tokenizer, batch["caption"])
+        edited = self._edited_prompts(batch, gen) if o.edited_negatives != "none" else None
         with torch.no_grad():  # conditioners are frozen after RF pretraining
             cross, glob = self.pipeline.condition(ids.to(dev), mask.to(dev), batch["seconds"].to(dev))
+            if edited is not None:
+                cross_e, glob_e = self.pipeline.condition(edited[0].to(dev), edited[1].to(dev), batch["seconds"].to(dev))
 
         # Generator: one-step denoise from x_t, then re-noise real and fake to s with one shared noise.
         t = logsnr_uniform_t(n, *o.gen_logsnr, gen).to(dev)
@@ -448,21 +463,34 @@ class ARCStage:
         self.ema.update(self.pipeline.model)
         disc.requires_grad_(True)
 
-        # Discriminator: relativistic real-vs-fake, plus contrastive own-prompt vs deranged prompt.
+        # Discriminator: relativistic real-vs-fake, plus contrastive own-prompt vs deranged prompt (and vs
+        # the edited prompt).
         perm = losses.derangement(n, gen).to(dev)
-        logits = self.discriminator(torch.cat((x_real, x_fake.detach(), x_real)), s.repeat(3),
-                                    torch.cat((cross, cross, cross[perm])), torch.cat((glob, glob, glob[perm])))
-        d_real, d_fake, d_mis = logits[:n], logits[n:2 * n], logits[2 * n:]
+        parts = [(x_real, cross, glob), (x_fake.detach(), cross, glob), (x_real, cross[perm], glob[perm])]
+        if edited is not None:
+            parts.append((x_real, cross_e, glob_e))
+        x, c, g = (torch.cat(p) for p in zip(*parts, strict=True))
+        d_real, d_fake, d_mis, *d_edited = self.discriminator(x, s.repeat(len(parts)), c, g).split(n)
         d_adv = self.d_loss(d_real, d_fake)
         d_con = losses.contrastive_d_loss(d_real, d_mis)
         d_loss = d_adv + o.contrastive_weight * d_con
+        metrics = {"d_adv": d_adv.item(), "d_contrastive": d_con.item()}
+        if d_edited:
+            d_edit = losses.contrastive_d_loss(d_real, d_edited[0])
+            d_loss = d_loss + o.edited_weight * d_edit
+            metrics |= {"d_edited": d_edit.item(), "d_own_gt_edited": (d_real > d_edited[0]).float().mean().item()}
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         torch.nn.utils.clip_grad_norm_(self.discriminator.parameters(), 1.0)
         self.opt_d.step()
-        return {"g_loss": g_loss.item(), "d_adv": d_adv.item(), "d_contrastive": d_con.item(),
-                "d_real_gt_fake": (d_real > d_fake).float().mean().item(),
+        return {"g_loss": g_loss.item(), **metrics, "d_real_gt_fake": (d_real > d_fake).float().mean().item(),
                 "d_own_gt_other": (d_real > d_mis).float().mean().item()}
+
+    def _edited_prompts(self, batch: dict, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids and mask of each example's caption with one attribute changed (``edited_negatives``)."""
+        rng = random.Random(int(torch.randint(2**31, (1,), generator=gen)))  # drawn from the step's generator
+        attributes = tuple(ATTRIBUTES) if self.opts.edited_negatives == "all" else ("waveform",)
+        return tokenize_batch(self.pipeline.tokenizer, [edited_caption(spec, attributes, rng) for spec in batch["spec"]])
 
     def state(self) -> dict:
         return {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "ema": self.ema.state_dict(),
