@@ -1355,7 +1355,9 @@ def test_a_decoder_fine_tune_of_a_whole_model_keeps_its_dit_and_encoder(tmp_path
     changed = {k for k in old if not torch.equal(old[k], new[k])}
     assert changed and all(k.startswith("pretransform.model.decoder.") for k in changed)
     info = _cli("info", "--model", run / "model", "--json")  # its DiT is not this run's: the record says so
-    assert json.loads(info.stdout)["trained"] == {"stage": "vae (decoder only)", "step": "1"}
+    record = json.loads(info.stdout)
+    assert record["trained"] == {"stage": "vae (decoder only)", "step": "1", "from": NO_RECORD}
+    assert record["lineage"] == f"vae (decoder only) 1 <- {NO_RECORD}"
 
 
 def test_train_default_runs_the_recipes_decoder_table_last_on_the_decoder_alone(tmp_path):
