@@ -319,8 +319,7 @@ def run_stage(args: argparse.Namespace, stage: str, table: str | None = None, ph
                         steady_tone_share=getattr(opts, "steady_tone_share", 0.0),
                         irrelevant_word_share=getattr(opts, "irrelevant_word_share", 0.0))
     note_unused_tone_options(spec, unused_tones)  # once the data is read: a bad --data is the error to report
-    if stage == "arc":
-        check_edited_negatives(opts, data)
+    check_edited_negatives(getattr(opts, "edited_negatives", "none"), data)
     _prepare_out(args)
     return train(stage, pipeline, opts, data, args.out, ckpt, data_spec=spec,
                  lineage=None if args.resume else started_from(args))

@@ -110,7 +110,8 @@ def load_checkpoint(run_dir: Path, stage_name: str | None = None) -> dict:
 
 def _check_lineage(ckpt: dict, path: Path) -> None:
     """A checkpoint's record of what its run started from (``checkpoint.LINEAGE_KEYS``; absent in a run from
-    before it was recorded) goes into metadata that ``arc-edge info`` prints: only short known entries pass."""
+    before it was recorded) goes into metadata that ``arc-edge info`` prints: only known keys with text values
+    pass (``lineage_of`` cuts what it prints)."""
     lineage = ckpt.get("lineage", {})
     if not (isinstance(lineage, dict) and all(k in LINEAGE_KEYS and isinstance(v, str) for k, v in lineage.items())):
         raise CheckpointError(f"{path} holds a malformed 'lineage' entry; it is not an arc-edge checkpoint: start a "
@@ -162,9 +163,10 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
     run_dir = Path(run_dir)
     if ckpt is not None:
         pipeline = pipeline_from_checkpoint(ckpt, run_dir)
-        lineage = ckpt.get("lineage", {})
+        lineage = ckpt.get("lineage")
     elif pipeline is None:
         raise InputError("a new run needs an initial model (--init DIR or --model-config)")
+    lineage = lineage or {}
     torch.manual_seed(opts.seed)
     pipeline = pipeline.to(env.device).train()
     stage = STAGES[stage_name](pipeline, opts, env, data, run_dir, fresh=ckpt is None)
@@ -197,7 +199,7 @@ def train(stage_name: str, pipeline: ArcPipeline | None, opts, data, run_dir: Pa
             bar.update(1)
             if done % opts.save_every == 0 or done == opts.steps:
                 if env.is_main:
-                    _save(run_dir, stage, pipeline, done, lineage or {})
+                    _save(run_dir, stage, pipeline, done, lineage)
                     tqdm.write(f"saved checkpoint at step {done}: {run_dir / CHECKPOINT}")
                 distributed.barrier(env)
             if env.is_main and opts.sample_every and done % opts.sample_every == 0:

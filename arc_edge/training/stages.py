@@ -401,11 +401,11 @@ class RFStage:
         return _with_ema(self.pipeline, self.ema)
 
 
-def check_edited_negatives(opts: ARCOptions, data) -> None:
+def check_edited_negatives(edited_negatives: str, data) -> None:
     """Edited negatives are made from what each example is: refused (before a run writes anything) for
     data that does not say."""
-    if opts.edited_negatives != "none" and not data.has_specs():
-        raise ConfigError(f"edited_negatives = {opts.edited_negatives!r} needs data that says what each example is: "
+    if edited_negatives != "none" and not data.has_specs():
+        raise ConfigError(f"edited_negatives = {edited_negatives!r} needs data that says what each example is: "
                           "the procedural data or a latent cache of it made by this version's 'train encode' "
                           "(re-encode an older cache); or set edited_negatives = \"none\"")
 
@@ -418,7 +418,7 @@ class ARCStage:
     def __init__(self, pipeline: ArcPipeline, opts: ARCOptions, env: DistEnv, data, run_dir: Path, fresh: bool):
         if opts.batch_size < 2:
             raise ConfigError("ARC needs a per-device batch of at least 2 (for the prompt derangement); raise batch_size")
-        check_edited_negatives(opts, data)
+        check_edited_negatives(opts.edited_negatives, data)
         self.pipeline, self.opts, self.env, self.data = pipeline, opts, env, data
         pipeline.requires_grad_(False)
         pipeline.model.requires_grad_(True)
