@@ -162,6 +162,13 @@ def embedding_metrics(embedder: Embedder, texts: list[str], gen: list[np.ndarray
             "frechet_distance": frechet_distance(g, r)}
 
 
+def may_have_own_tone(asked: dict[str, str], measured: dict[str, str]) -> bool:
+    """Whether a clip's loudest steady tone may be its own sound (signal_health's ``tonal``): not when the
+    prompt asks for noise, and, when it leaves the waveform open, not when the analysers hear noise. Otherwise
+    a whistle in a noise clip whose prompt named no waveform would pass as that clip's tone."""
+    return asked.get("waveform", measured["waveform"]) != "noise"
+
+
 def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
              n_per_prompt: int, steps: int, sampler: str, cfg_scale: float | None, seed: int = 0,
              on_item: Callable[[], None] | None = None, vae_only: bool = False,
@@ -206,7 +213,7 @@ def evaluate(runtime: Runtime, prompts: list[EvalPrompt],
                                     "missed": sorted(attr for attr, ok in scored.items() if not ok)})
             clip_health.append({"prompt": p_index, "seed": item_seed,
                                 **health(audio, cfg.sample_rate, cfg.downsampling_ratio,
-                                         tonal=p.attributes.get("waveform") != "noise")})
+                                         tonal=may_have_own_tone(p.attributes, attrs))})
             reference = render(spec, seconds, cfg.sample_rate, rng.randrange(1 << 30), frame_locked)
             gen_feats.append(features(audio, cfg.sample_rate))
             ref_feats.append(features(reference, cfg.sample_rate))

@@ -156,13 +156,24 @@ def test_dc_on_one_channel_is_not_measured_as_pan():
 
 
 def test_eval_checks_a_clip_asked_to_be_noise_with_no_tone_of_its_own(tiny_pipeline, monkeypatch):
+    """Asked for noise: no tone of its own. Waveform left open: whatever the analysers hear decides, so a
+    whistle in a clip heard as noise is an artefact there too. Asked for a tone: its loudest tone is its own."""
     import arc_edge.evaluation as ev
 
-    asked = []
-    real = ev.health
-    monkeypatch.setattr(ev, "health", lambda *a, **k: asked.append(k.get("tonal", True)) or real(*a, **k))
+    asked, heard = [], ["sine", "sine", "noise", "sine", "noise"]
+    real_health, real_analyse = ev.health, ev.analyse
+
+    def analyse_as(audio, sample_rate):  # what the analysers hear in the clip whose health is checked next
+        analysis = real_analyse(audio, sample_rate)
+        analysis.attributes["waveform"] = heard[min(len(asked), len(heard) - 1)]
+        return analysis
+
+    monkeypatch.setattr(ev, "analyse", analyse_as)
+    monkeypatch.setattr(ev, "health", lambda *a, **k: asked.append(k.get("tonal", True)) or real_health(*a, **k))
     prompts = [ev.EvalPrompt("white noise", {"waveform": "noise"}, None),
                ev.EvalPrompt("a sine tone", {"waveform": "sine"}, None),
-               ev.EvalPrompt("panned left", {"pan": "left"}, None)]
+               ev.EvalPrompt("panned left", {"pan": "left"}, None),
+               ev.EvalPrompt("panned right", {"pan": "right"}, None),
+               ev.EvalPrompt("a sine tone heard as noise", {"waveform": "sine"}, None)]
     report = ev.evaluate(tiny_pipeline, prompts, 1, 1, "pingpong", None, vae_only=True)
-    assert asked == [False, True, True] and len(report["clip_health"]) == 3
+    assert asked == [False, True, False, True, True] and len(report["clip_health"]) == 5
