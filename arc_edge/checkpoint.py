@@ -27,6 +27,7 @@ from .fileio import atomic_dir
 from .models.conditioners import TextEncoder
 from .models.oobleck import Pretransform
 from .models.pipeline import ArcPipeline
+from .schema import printable
 from .tokenizer import PromptTokenizer
 
 WEIGHTS_FILE = "model.safetensors"
@@ -43,6 +44,7 @@ class ModelSource:
 
     description: str
     random_weights: bool
+    trained: str | None = None  # the runs that made the weights (``lineage_of``), when training recorded them
 
 
 def default_model_dir() -> Path:
@@ -85,8 +87,6 @@ def trained_record(model_dir: Path) -> dict[str, str]:
             metadata = f.metadata() or {}
     except Exception:  # absent or unreadable: loading the weights names that problem
         return {}
-    def printable(text: str) -> str:  # a hostile file's newlines or terminal escapes are shown, not obeyed
-        return text if text.isprintable() else ascii(text)
     return {printable(k.removeprefix(TRAINED_PREFIX)): printable(v) for k, v in sorted(metadata.items())
             if k.startswith(TRAINED_PREFIX)}
 
@@ -231,15 +231,20 @@ def random_pipeline(cfg: ModelConfig, seed: int = 0) -> ArcPipeline:
     return pipeline
 
 
+def _lineage(model_dir: Path) -> str | None:
+    record = trained_record(model_dir)
+    return lineage_of(record) if record else None
+
+
 def load_model(model_dir: Path | None, t5_dir: Path | None = None) -> tuple[ArcPipeline, ModelSource]:
     """Load ``model_dir``; without one, the bundled default model (or, until one ships, a random tiny
     model). ``t5_dir`` replaces the model's own T5 folder either way."""
     if model_dir is not None:
-        return load_model_dir(model_dir, t5_dir), ModelSource(str(model_dir), random_weights=False)
+        return load_model_dir(model_dir, t5_dir), ModelSource(str(model_dir), False, _lineage(model_dir))
     bundled = default_model_dir()
     if (bundled / WEIGHTS_FILE).is_file():
         name = "bundled default model" + (f" with the T5 in {t5_dir}" if t5_dir else "")
-        return load_model_dir(bundled, t5_dir), ModelSource(name, random_weights=False)
+        return load_model_dir(bundled, t5_dir), ModelSource(name, False, _lineage(bundled))
     if t5_dir is not None:
         raise CheckpointError("--t5 needs a model: no default model is bundled, so pass --model DIR as well")
     warnings.warn("no trained default model is bundled yet: using the tiny config with RANDOM weights "

@@ -17,6 +17,12 @@ T = TypeVar("T")
 _MISSING: Any = object()
 
 
+def printable(text: str) -> str:
+    """Text read from a user's file, safe to print: a hostile file's newlines or terminal escapes are shown
+    as escapes, not obeyed."""
+    return text if text.isprintable() else ascii(text)
+
+
 def _shown(value: Any) -> str:
     text = json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
     return text if len(text) <= 40 else text[:37] + "..."

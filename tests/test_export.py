@@ -124,6 +124,33 @@ def test_tampered_file_and_wrong_version_are_refused(et_int8_bundle, tmp_path, c
         read_manifest(b)
 
 
+def test_a_bundle_names_the_model_and_the_runs_it_came_from(et_int8_bundle, bundled_model_dir, tmp_path, capsys):
+    from safetensors import safe_open
+
+    with safe_open(str(bundled_model_dir / "model.safetensors"), framework="pt") as f:
+        metadata = f.metadata() or {}
+    stage, step = metadata.get("arc_edge_trained_stage"), metadata.get("arc_edge_trained_step")
+    source = json.loads((et_int8_bundle / "manifest.json").read_text())["source_model"]
+    assert source["model"] == str(bundled_model_dir)
+    if stage:  # the bundled default model records its run; a random stand-in has none to name
+        assert source["trained"].startswith(f"{stage} {step}")
+        assert f"of {bundled_model_dir} (trained: {stage} {step}" in BundleRuntime(et_int8_bundle).description
+    else:
+        assert "trained" not in source
+    b = _copy(et_int8_bundle, tmp_path)
+    m = json.loads((b / "manifest.json").read_text())
+    m["source_model"] = {"model": "evil\n\x1b[2J", "trained": "arc 1"}  # a hostile manifest's line is shown, not obeyed
+    (b / "manifest.json").write_text(json.dumps(m))
+    assert read_manifest(b).source_model == ascii("evil\n\x1b[2J (trained: arc 1)")
+    m["source_model"] = {"model": 3}
+    (b / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match="source_model.model"):
+        read_manifest(b)
+    del m["source_model"]  # a bundle exported before the field existed still loads
+    (b / "manifest.json").write_text(json.dumps(m))
+    assert read_manifest(b).source_model is None and BundleRuntime(b).description.endswith("(executorch, int8)")
+
+
 def test_failed_parity_gate_leaves_nothing(pipeline, tmp_path):
     strict = tmp_path / "strict.toml"
     text = _recipe_text("int8")

@@ -22,15 +22,15 @@ def _peak_mb() -> float:
 
 
 def export(args: argparse.Namespace) -> dict:
-    from ..checkpoint import load_model_dir
+    from ..checkpoint import load_model
     from ..export.exporter import ExportOptions, export_bundle
     from ..export.recipes import load_export_recipe
 
-    pipeline = load_model_dir(args.model)
+    pipeline, source = load_model(args.model)
     t0 = time.perf_counter()
     opts = ExportOptions(load_export_recipe(args.recipe), args.format, steps=args.steps,
                          decode_window=args.decode_window)
-    manifest = export_bundle(pipeline, args.out, opts, force=True, log=lambda _: None)
+    manifest = export_bundle(pipeline, args.out, opts, force=True, log=lambda _: None, source=source)
     return {"export_seconds": round(time.perf_counter() - t0, 1), "export_peak_rss_mb": round(_peak_mb(), 1),
             "parity_snr_db": {k: round(v["snr_db"], 1) for k, v in manifest["parity"].items()},
             "bundle_mb": round(sum(p.stat().st_size for p in args.out.iterdir()) / 2**20, 1)}

@@ -88,8 +88,8 @@ def _run(bundle: Path, device, manifest, options: list[str], opts: DeviceBenchOp
         if opts.wav_out is not None and res.returncode == 0:
             device.fetch("out.wav", opts.wav_out)
     result = {"device": device.describe(), "bundle": str(bundle), "bundle_digest": manifest.digest,
-              "recipe": manifest.recipe, "emulated_timings": device.emulated, "complete": res.returncode == 0,
-              "runner_report": report}
+              "recipe": manifest.recipe, "source_model": manifest.source_model, "emulated_timings": device.emulated,
+              "complete": res.returncode == 0, "runner_report": report}
     if res.returncode != 0:
         lines = (res.stderr or res.stdout).strip().splitlines()
         result["error"] = ("timed out" if res.timed_out else f"runner exited {res.returncode}") + (

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     opts = ExportOptions(recipe, args.format, args.seconds, args.with_encoder, args.steps, args.decode_window,
                          args.decode_overlap)
-    manifest = export_bundle(pipeline, args.out, opts, force=args.force)
+    manifest = export_bundle(pipeline, args.out, opts, force=args.force, source=source)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     size_mb = sum(p.stat().st_size for p in Path(args.out).iterdir()) / 2**20
     print(f"wrote {args.out} ({size_mb:.1f} MB) in {time.perf_counter() - t0:.1f} s, peak RSS {peak_mb:.0f} MB")

@@ -32,7 +32,8 @@ class BundleRuntime:
         self.tokenizer = PromptTokenizer(m.path(m.tokenizer_file), m.max_length)
         backend = BACKENDS[m.backend]
         self.graphs: dict[str, RunFn] = {name: backend.load(m.path(g.file), threads) for name, g in m.graphs.items()}
-        self.description = f"bundle {self.dir} ({m.backend}, {m.recipe})"
+        of = f" of {m.source_model}" if m.source_model else ""  # older bundles do not say
+        self.description = f"bundle {self.dir} ({m.backend}, {m.recipe}){of}"
 
     def _run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
         self.manifest.graph(name)

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from ..checkpoint import ModelSource
 from ..decoding import DecodePlan, plan_windows, whole_clip
 from ..errors import ArcEdgeError, InputError
 from ..fileio import atomic_dir, sha256_file
@@ -98,7 +99,7 @@ def _graph_parity(graph: GraphDef, run) -> dict[str, float]:
 
 
 def build_manifest(pipeline: ArcPipeline, opts: ExportOptions, seconds: float, graphs: list[GraphDef],
-                   jobs: list[LoweringJob]) -> dict:
+                   jobs: list[LoweringJob], source: ModelSource | None = None) -> dict:
     cfg = pipeline.cfg
     manifest: dict = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "arc_edge_version": __version__,
@@ -111,6 +112,8 @@ def build_manifest(pipeline: ArcPipeline, opts: ExportOptions, seconds: float, g
                     "schedules": {str(n): logsnr_schedule(n).tolist() for n in range(1, MAX_SCHEDULE_STEPS + 1)}},
         "graphs": {}, "parity": {}, "export_seconds": {},
     }
+    if source is not None:  # which model the graphs came from, and the runs that trained it
+        manifest["source_model"] = {"model": source.description, **({"trained": source.trained} if source.trained else {})}
     for graph, job in zip(graphs, jobs, strict=True):
         manifest["graphs"][graph.name] = {
             "file": job.path.name, "inputs": [s.to_json() for s in graph.inputs],
@@ -119,8 +122,9 @@ def build_manifest(pipeline: ArcPipeline, opts: ExportOptions, seconds: float, g
 
 
 def export_bundle(pipeline: ArcPipeline, out_dir: Path, opts: ExportOptions, force: bool = False,
-                  log: Callable[[str], None] = print) -> dict:
-    """Export, gate and write a bundle; returns the manifest. Raises ParityError (nothing written) on failure."""
+                  log: Callable[[str], None] = print, source: ModelSource | None = None) -> dict:
+    """Export, gate and write a bundle; returns the manifest. Raises ParityError (nothing written) on failure.
+    ``source``: where ``pipeline`` was loaded from, recorded in the manifest (``source_model``)."""
     cfg = pipeline.cfg
     seconds = opts.seconds if opts.seconds is not None else cfg.max_seconds
     if not 1 <= opts.steps <= MAX_SCHEDULE_STEPS:
@@ -136,7 +140,7 @@ def export_bundle(pipeline: ArcPipeline, out_dir: Path, opts: ExportOptions, for
         shutil.copyfile(pipeline.tokenizer.model_file, tmp / "spiece.model")
         jobs = [LoweringJob(g.name, g.module, [s.name for s in g.inputs], [s.name for s in g.outputs],
                             opts.recipe.graph(g.name), g.cases[0], tmp / (g.name + backend.suffix)) for g in graphs]
-        manifest = build_manifest(pipeline, opts, seconds, graphs, jobs)
+        manifest = build_manifest(pipeline, opts, seconds, graphs, jobs, source)
         manifest["export_seconds"] = lower_graphs(opts.backend, jobs, offload="dit", log=log)
         failures = []
         for graph, job in zip(graphs, jobs, strict=True):

@@ -23,7 +23,7 @@ from typing import Any
 from ..decoding import MAX_DC_BLOCKER_HZ, MIN_SECONDS, DecodePlan, DecodeWindow
 from ..errors import ArcEdgeError
 from ..fileio import sha256_file
-from ..schema import Fields, int_item, number_item, read_text
+from ..schema import Fields, int_item, number_item, printable, read_text
 
 FORMAT = "arc-edge-bundle"
 FORMAT_VERSION = 2
@@ -93,6 +93,7 @@ class Manifest:
     decode: DecodePlan
     files: dict[str, str]
     selftest_file: str | None
+    source_model: str | None = None  # the model the graphs came from and its runs, one printable line
 
     def path(self, name: str) -> Path:
         return self.dir / name
@@ -150,6 +151,16 @@ def _decode_plan(f: Fields, frames: int) -> DecodePlan:
         raise BundleError(f"{f.where}: the decode windows stop at frame {windows[-1].keep_end} of {frames}")
     # absent in bundles exported before the blocker existed: those decode with none
     return DecodePlan(window, tuple(windows), f.number("dc_blocker_hz", 0.0, low=0.0, high=MAX_DC_BLOCKER_HZ))
+
+
+SOURCE_CHARS = 800  # a bundle's source line is shown in messages and reports: a longer one is cut
+
+
+def _source_model(f: Fields) -> str:
+    """``source_model`` as one printable line: "MODEL (trained: RUNS)"."""
+    line = f.string("model") + (f" (trained: {f.string('trained')})" if f.has("trained") else "")
+    line = printable(line)
+    return line if len(line) <= SOURCE_CHARS else line[:SOURCE_CHARS] + "..."
 
 
 def parse_manifest(raw: Any, bundle_dir: Path, digest: str) -> Manifest:
@@ -227,6 +238,7 @@ def parse_manifest(raw: Any, bundle_dir: Path, digest: str) -> Manifest:
         pad_id=tok.integer("pad_id", low=0), eos_id=tok.integer("eos_id", low=0), default_steps=steps,
         schedules=schedules, graphs=graphs, decode=decode, files=files,
         selftest_file=listed(selftest.raw("file"), "selftest.file") if selftest is not None else None,
+        source_model=_source_model(top.obj("source_model")) if top.has("source_model") else None,
     )
     return manifest
 
