@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -44,7 +44,12 @@ class ModelSource:
 
     description: str
     random_weights: bool
-    trained: str | None = None  # the runs that made the weights (``lineage_of``), when training recorded them
+    trained: dict[str, str] = field(default_factory=dict)  # what training recorded in the weights (``trained_record``)
+
+    @property
+    def lineage(self) -> str | None:
+        """The runs that made the weights, newest first (``lineage_of``); None when training recorded none."""
+        return lineage_of(self.trained) if self.trained else None
 
 
 def default_model_dir() -> Path:
@@ -231,20 +236,15 @@ def random_pipeline(cfg: ModelConfig, seed: int = 0) -> ArcPipeline:
     return pipeline
 
 
-def _lineage(model_dir: Path) -> str | None:
-    record = trained_record(model_dir)
-    return lineage_of(record) if record else None
-
-
 def load_model(model_dir: Path | None, t5_dir: Path | None = None) -> tuple[ArcPipeline, ModelSource]:
     """Load ``model_dir``; without one, the bundled default model (or, until one ships, a random tiny
     model). ``t5_dir`` replaces the model's own T5 folder either way."""
     if model_dir is not None:
-        return load_model_dir(model_dir, t5_dir), ModelSource(str(model_dir), False, _lineage(model_dir))
+        return load_model_dir(model_dir, t5_dir), ModelSource(str(model_dir), False, trained_record(model_dir))
     bundled = default_model_dir()
     if (bundled / WEIGHTS_FILE).is_file():
         name = "bundled default model" + (f" with the T5 in {t5_dir}" if t5_dir else "")
-        return load_model_dir(bundled, t5_dir), ModelSource(name, False, _lineage(bundled))
+        return load_model_dir(bundled, t5_dir), ModelSource(name, False, trained_record(bundled))
     if t5_dir is not None:
         raise CheckpointError("--t5 needs a model: no default model is bundled, so pass --model DIR as well")
     warnings.warn("no trained default model is bundled yet: using the tiny config with RANDOM weights "

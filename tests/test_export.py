@@ -124,7 +124,7 @@ def test_tampered_file_and_wrong_version_are_refused(et_int8_bundle, tmp_path, c
         read_manifest(b)
 
 
-def test_a_bundle_names_the_model_and_the_runs_it_came_from(et_int8_bundle, bundled_model_dir, tmp_path, capsys):
+def test_a_bundle_names_the_model_and_the_runs_it_came_from(et_int8_bundle, bundled_model_dir, tmp_path):
     from safetensors import safe_open
 
     with safe_open(str(bundled_model_dir / "model.safetensors"), framework="pt") as f:

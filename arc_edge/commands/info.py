@@ -17,14 +17,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def describe(cfg, counts: dict[str, int], source: str, trained: dict[str, str] | None = None) -> dict:
-    from ..checkpoint import lineage_of  # here: the parser imports this module for every command
-
+def describe(cfg, counts: dict[str, int], source: str, trained: dict[str, str] | None = None,
+             lineage: str | None = None) -> dict:
     return {
         "source": source,
         # the stage and step of the run that wrote the weights, and the runs before it, when runs recorded them
         "trained": trained or None,
-        "lineage": lineage_of(trained) if trained else None,
+        "lineage": lineage,
         "sample_rate": cfg.sample_rate,
         "audio_channels": cfg.audio_channels,
         "max_seconds": round(cfg.max_seconds, 3),
@@ -41,11 +40,11 @@ def describe(cfg, counts: dict[str, int], source: str, trained: dict[str, str] |
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..checkpoint import default_model_dir, load_model, trained_record
+    from ..checkpoint import load_model
     from ..config import builtin_config
     from ..models import ArcPipeline
 
-    trained = None
+    trained, lineage = None, None
     if args.config:
         cfg = builtin_config(args.config)
         with torch.device("meta"):  # counts without allocating weights
@@ -54,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         pipeline, src = load_model(args.model, args.t5)
         cfg, counts, source = pipeline.cfg, pipeline.part_parameters(), src.description
-        trained = trained_record(args.model or default_model_dir())
+        trained, lineage = src.trained, src.lineage
     counts["total_checkpoint"] = counts["dit"] + counts["vae_encoder"] + counts["vae_decoder"] + counts[
         "seconds_conditioner"]
-    info = describe(cfg, counts, source, trained)
+    info = describe(cfg, counts, source, trained, lineage)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

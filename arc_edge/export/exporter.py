@@ -113,7 +113,7 @@ def build_manifest(pipeline: ArcPipeline, opts: ExportOptions, seconds: float, g
         "graphs": {}, "parity": {}, "export_seconds": {},
     }
     if source is not None:  # which model the graphs came from, and the runs that trained it
-        manifest["source_model"] = {"model": source.description, **({"trained": source.trained} if source.trained else {})}
+        manifest["source_model"] = {"model": source.description, **({"trained": source.lineage} if source.lineage else {})}
     for graph, job in zip(graphs, jobs, strict=True):
         manifest["graphs"][graph.name] = {
             "file": job.path.name, "inputs": [s.to_json() for s in graph.inputs],
